@@ -1,0 +1,46 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { ApiKeyAuth, CurrentPrincipal } from '../common/auth.decorators';
+import type { Principal } from '../common/principal';
+import { ProblemDto } from '../common/problem';
+import { ApiKeysService } from './api-keys.service';
+import { ApiKeyIdParamsDto, ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from './dto/api-key.dto';
+
+@ApiTags('api-keys')
+@ApiKeyAuth()
+@ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid parameters.' })
+@Controller('api/v1/api-keys')
+export class ApiKeysController {
+  constructor(private readonly apiKeys: ApiKeysService) {}
+
+  /** Lists keys (never their secrets): your own, or with `user_id` those of a user of your organization. */
+  @Get()
+  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such user in your organization.' })
+  list(@CurrentPrincipal() principal: Principal, @Query() query: ListApiKeysQueryDto): Promise<ApiKeyPageDto> {
+    return this.apiKeys.list(principal, query);
+  }
+
+  /** Creates a key. The secret is in this response only. */
+  @Post()
+  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such user in your organization.' })
+  @ApiConflictResponse({ type: ProblemDto, description: 'The user is disabled.' })
+  create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
+    return this.apiKeys.create(principal, dto);
+  }
+
+  /** Revokes a key at once. */
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such key you may manage.' })
+  revoke(@CurrentPrincipal() principal: Principal, @Param() params: ApiKeyIdParamsDto): Promise<void> {
+    return this.apiKeys.revoke(principal, params.id);
+  }
+
+  /** Revokes a key and returns its replacement (same user, name and billing pool). */
+  @Post(':id/rotate')
+  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such key you may manage.' })
+  @ApiConflictResponse({ type: ProblemDto, description: 'The key is already revoked.' })
+  rotate(@CurrentPrincipal() principal: Principal, @Param() params: ApiKeyIdParamsDto): Promise<CreatedApiKeyDto> {
+    return this.apiKeys.rotate(principal, params.id);
+  }
+}

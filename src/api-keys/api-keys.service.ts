@@ -1,0 +1,137 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager, IsNull } from 'typeorm';
+import { paginateByCreation } from '../common/pagination';
+import { canManageOrganization, Principal } from '../common/principal';
+import { ProblemException } from '../common/problem';
+import { User } from '../users/entities/user.entity';
+import { displayPrefix, generateApiKey, hashApiKey } from './api-key-format';
+import { ApiKeyDto, ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from './dto/api-key.dto';
+import { ApiKey } from './entities/api-key.entity';
+
+export interface IssuedKey {
+  key: ApiKey;
+  plaintext: string;
+}
+
+@Injectable()
+export class ApiKeysService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /** Creates a key inside the caller's transaction; the plaintext exists only in the return value. */
+  async issue(
+    manager: EntityManager,
+    owner: { userId: string; billingOrganizationId: string },
+    name: string | null = null,
+  ): Promise<IssuedKey> {
+    const plaintext = generateApiKey();
+    const key = manager.create(ApiKey, {
+      userId: owner.userId,
+      billingOrganizationId: owner.billingOrganizationId,
+      keyHash: hashApiKey(plaintext),
+      prefix: displayPrefix(plaintext),
+      name,
+    });
+    await manager.insert(ApiKey, key);
+    return { key: await manager.findOneByOrFail(ApiKey, { id: key.id }), plaintext };
+  }
+
+  /** Revokes every live key of a user, inside the caller's transaction. Returns the revoked ids. */
+  async revokeAllForUser(manager: EntityManager, userId: string): Promise<string[]> {
+    const rows: { id: string }[] = await manager.query(
+      `UPDATE api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
+      [userId],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  async list(principal: Principal, query: ListApiKeysQueryDto): Promise<ApiKeyPageDto> {
+    const userId = query.user_id ?? principal.userId;
+    await this.ensureUserManageable(this.dataSource.manager, principal, userId);
+    const qb = this.dataSource.getRepository(ApiKey).createQueryBuilder('k').where('k.user_id = :userId', { userId });
+    const page = await paginateByCreation(qb, query);
+    return { data: page.items.map(toApiKeyDto), next_cursor: page.nextCursor };
+  }
+
+  async create(principal: Principal, dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
+    return this.dataSource.transaction(async (manager) => {
+      const user = await this.ensureUserManageable(manager, principal, dto.user_id ?? principal.userId);
+      if (user.status === 'disabled') {
+        throw ProblemException.conflict('user-disabled', `User ${user.id} is disabled; it cannot get new keys.`);
+      }
+      // A key minted by the caller for itself spends the same pool as the key it used.
+      const billingOrganizationId =
+        user.id === principal.userId ? principal.billingOrganizationId : user.organizationId;
+      const issued = await this.issue(manager, { userId: user.id, billingOrganizationId }, dto.name ?? null);
+      return { ...toApiKeyDto(issued.key), api_key: issued.plaintext };
+    });
+  }
+
+  async revoke(principal: Principal, keyId: string): Promise<void> {
+    await this.dataSource.transaction(async (manager) => {
+      const key = await this.findManageableKey(manager, principal, keyId);
+      if (key.revokedAt === null) {
+        await manager.update(ApiKey, { id: key.id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+      }
+    });
+  }
+
+  /** Revokes the key and issues its replacement (same user, name and pool) in one transaction. */
+  async rotate(principal: Principal, keyId: string): Promise<CreatedApiKeyDto> {
+    return this.dataSource.transaction(async (manager) => {
+      const key = await this.findManageableKey(manager, principal, keyId);
+      const result = await manager.update(
+        ApiKey,
+        { id: key.id, revokedAt: IsNull() },
+        { revokedAt: () => 'now()' },
+      );
+      if (!result.affected) {
+        throw ProblemException.conflict('key-revoked', `API key ${key.id} is revoked; only a live key can be rotated.`);
+      }
+      const issued = await this.issue(
+        manager,
+        { userId: key.userId, billingOrganizationId: key.billingOrganizationId },
+        key.name,
+      );
+      return { ...toApiKeyDto(issued.key), api_key: issued.plaintext };
+    });
+  }
+
+  /** The key, if it belongs to the caller or (for org managers) to a user of the caller's organization; else 404. */
+  private async findManageableKey(manager: EntityManager, principal: Principal, keyId: string): Promise<ApiKey> {
+    const key = await manager
+      .getRepository(ApiKey)
+      .createQueryBuilder('k')
+      .innerJoin(User, 'u', 'u.id = k.user_id')
+      .where('k.id = :keyId', { keyId })
+      .andWhere(
+        canManageOrganization(principal) ? 'u.organization_id = :orgId' : 'k.user_id = :userId',
+        { orgId: principal.organizationId, userId: principal.userId },
+      )
+      .setLock('pessimistic_write', undefined, ['k'])
+      .getOne();
+    if (!key) throw ProblemException.notFound(`API key ${keyId} was not found.`);
+    return key;
+  }
+
+  private async ensureUserManageable(manager: EntityManager, principal: Principal, userId: string): Promise<User> {
+    if (userId !== principal.userId && !canManageOrganization(principal)) {
+      throw ProblemException.forbidden("Only an organization's owners, admins and provisioners manage other users' keys.");
+    }
+    const user = await manager.findOneBy(User, { id: userId, organizationId: principal.organizationId });
+    if (!user) throw ProblemException.notFound(`User ${userId} was not found.`);
+    return user;
+  }
+}
+
+export function toApiKeyDto(key: ApiKey): ApiKeyDto {
+  return {
+    id: key.id,
+    user_id: key.userId,
+    prefix: key.prefix,
+    name: key.name,
+    billing_organization_id: key.billingOrganizationId,
+    created_at: key.createdAt.toISOString(),
+    last_used_at: key.lastUsedAt?.toISOString() ?? null,
+    revoked_at: key.revokedAt?.toISOString() ?? null,
+  };
+}

@@ -1,0 +1,50 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsOptional, IsString, IsUUID, Length, MaxLength } from 'class-validator';
+import { PageOf, PageQueryDto } from '../../common/pagination';
+
+export class ApiKeyDto {
+  id: string;
+  user_id: string;
+  /** The first 12 characters of the key, to recognise it. The key itself is never shown again. */
+  prefix: string;
+  name: string | null;
+  /** The organization whose credit pool this key spends. */
+  billing_organization_id: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export class CreatedApiKeyDto extends ApiKeyDto {
+  /** The secret key. Shown only in this response; store it now. */
+  @ApiProperty({ example: 'pvk_4Wd0mX7q2T9bK1yZr8LpQn3sVc6HjE5a0h3KzA' })
+  api_key: string;
+}
+
+export class ApiKeyPageDto extends PageOf(ApiKeyDto) {}
+
+export class CreateApiKeyDto {
+  /** A label for the key. */
+  @IsOptional()
+  @IsString()
+  @Length(1, 100)
+  name?: string;
+
+  /** Create the key for this user of your organization (org admins/owners and provisioners only). Default: yourself. */
+  @IsOptional()
+  @IsUUID('all')
+  user_id?: string;
+}
+
+export class ListApiKeysQueryDto extends PageQueryDto {
+  /** List this user's keys (org admins/owners and provisioners only). Default: your own. */
+  @IsOptional()
+  @IsUUID('all')
+  user_id?: string;
+}
+
+export class ApiKeyIdParamsDto {
+  @IsUUID('all', { message: 'id must be a UUID' })
+  @MaxLength(36)
+  id: string;
+}

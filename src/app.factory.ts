@@ -1,0 +1,45 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import { API_KEY_SCHEME } from './common/auth.decorators';
+import { ProblemDetailsFilter } from './common/problem-details.filter';
+import { StrictValidationPipe } from './common/validation';
+import { AppConfig } from './config/app-config';
+
+export type ProvisioApp = NestFastifyApplication;
+
+/**
+ * Builds the whole application (adapter, validation, problem details, OpenAPI) for a config
+ * whose database is known. main.ts and the e2e tests both start the service through here.
+ */
+export async function createApp(config: AppConfig & { databaseUrl: string }) {
+  const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(Logger));
+  app.useGlobalPipes(new StrictValidationPipe());
+  app.useGlobalFilters(new ProblemDetailsFilter());
+  setUpOpenApi(app);
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  return app;
+}
+
+function setUpOpenApi(app: NestFastifyApplication): void {
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Provisio')
+      .setDescription(
+        'Orchestrators create API-only users for their end-users without a signup flow. ' +
+          'Authenticate with the `X-API-Key` header; errors are RFC 9457 problem details.',
+      )
+      .setVersion('1')
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A Provisio API key (pvk_…)' }, API_KEY_SCHEME)
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', swaggerOptions: { persistAuthorization: true } });
+}

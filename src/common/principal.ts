@@ -1,0 +1,33 @@
+export const USER_ROLES = ['owner', 'admin', 'member'] as const;
+export type UserRole = (typeof USER_ROLES)[number];
+export const USER_STATUSES = ['active', 'pending_claim', 'disabled'] as const;
+export type UserStatus = (typeof USER_STATUSES)[number];
+
+/**
+ * Who is calling: the verified API key, its user and organization. Built by the ApiKeyGuard
+ * from one lookup and put on the request; everything `/me` answers comes from here.
+ */
+export interface Principal {
+  keyId: string;
+  userId: string;
+  email: string;
+  organizationId: string;
+  organizationDomain: string;
+  /** The pool this key spends (differs from organizationId only for keys moved by a claim). */
+  billingOrganizationId: string;
+  role: UserRole;
+  isProvisioner: boolean;
+  isOperator: boolean;
+  apiOnly: boolean;
+  status: UserStatus;
+  externalEmail: string | null;
+  provisionedBy: string | null;
+  /** Pending provisions only: the key is refused from this instant on. */
+  expiresAt: Date | null;
+  createdAt: Date;
+}
+
+/** Org admins/owners and provisioners manage the users and keys of their own organization. */
+export function canManageOrganization(principal: Principal): boolean {
+  return principal.role === 'owner' || principal.role === 'admin' || principal.isProvisioner;
+}

@@ -1,0 +1,94 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { STATUS_CODES } from 'node:http';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { PROBLEM_TYPE_BASE, ProblemDto, ProblemException } from './problem';
+
+/** Fastify's own errors (body parsing, limits) carry a statusCode and a code. */
+interface FastifyLikeError {
+  statusCode?: number;
+  code?: string;
+  message?: string;
+}
+
+/**
+ * Turns every error into RFC 9457 problem details. Unknown errors are 500 and logged with their
+ * stack; their message never reaches the client.
+ */
+@Catch()
+export class ProblemDetailsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ProblemDetails');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const reply = ctx.getResponse<FastifyReply>();
+    const request = ctx.getRequest<FastifyRequest>();
+    const problem = this.toProblem(exception);
+    problem.instance = request?.url?.split('?')[0];
+    if (problem.status >= 500) {
+      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    }
+    void reply.status(problem.status).header('content-type', 'application/problem+json').send(problem);
+  }
+
+  toProblem(exception: unknown): ProblemDto & Record<string, unknown> {
+    if (exception instanceof ProblemException) {
+      const status = exception.getStatus();
+      return {
+        type: PROBLEM_TYPE_BASE + exception.code,
+        title: STATUS_CODES[status] ?? 'Error',
+        status,
+        detail: exception.detail,
+        ...(exception.fieldErrors ? { errors: exception.fieldErrors } : {}),
+        ...(exception.extensions ?? {}),
+      };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const response = exception.getResponse();
+      let detail = exception.message;
+      if (typeof response === 'object' && response !== null) {
+        const message = (response as { message?: unknown }).message;
+        if (Array.isArray(message)) detail = message.join('; ');
+        else if (typeof message === 'string') detail = message;
+      } else if (typeof response === 'string') {
+        detail = response;
+      }
+      return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail };
+    }
+    const fastifyError = exception as FastifyLikeError;
+    if (
+      typeof fastifyError?.statusCode === 'number' &&
+      fastifyError.statusCode >= 400 &&
+      fastifyError.statusCode < 500
+    ) {
+      const status = fastifyError.statusCode;
+      return {
+        type: 'about:blank',
+        title: STATUS_CODES[status] ?? 'Error',
+        status,
+        detail: describeFastifyError(fastifyError),
+      };
+    }
+    const status = HttpStatus.INTERNAL_SERVER_ERROR;
+    return {
+      type: 'about:blank',
+      title: STATUS_CODES[status]!,
+      status,
+      detail: 'An unexpected error occurred. It has been logged.',
+    };
+  }
+}
+
+function describeFastifyError(error: FastifyLikeError): string {
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'The request body is not valid JSON.';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'The request body is larger than this service accepts.';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'Unsupported Content-Type: send application/json.';
+    default:
+      return error.message ?? 'The request could not be processed.';
+  }
+}

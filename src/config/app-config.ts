@@ -1,0 +1,119 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
+
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+const emptyToUndefined = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+/**
+ * The service's whole configuration, read once from the environment and validated at start-up.
+ * Field names are the environment variable names so a failure names the variable.
+ */
+export class EnvironmentVariables {
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
+  DATABASE_URL?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  PORT: number = 3000;
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  PUBLIC_BASE_URL?: string;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  PROVISION_TTL_SECONDS: number = 604800;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(86400)
+  EXPIRY_SWEEP_INTERVAL_SECONDS: number = 60;
+
+  @IsString()
+  @Matches(/^[^@\s]+@[^@\s]+$/, { message: 'ADMIN_EMAIL must be an email address' })
+  ADMIN_EMAIL: string = 'admin@localhost';
+
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^pvk_[0-9A-Za-z]{38}$/, { message: 'ADMIN_API_KEY must be a Provisio key: pvk_ followed by 38 base62 characters' })
+  ADMIN_API_KEY?: string;
+
+  @IsString()
+  DATA_DIR: string = './.data';
+
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL: string = 'info';
+
+  /** Largest accepted request body; bigger ones get 413. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1024)
+  @Max(10 * 1024 * 1024)
+  BODY_LIMIT_BYTES: number = 65536;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(200)
+  DATABASE_POOL_SIZE: number = 10;
+}
+
+/** The typed configuration other providers inject. */
+export class AppConfig {
+  readonly databaseUrl?: string;
+  readonly port: number;
+  readonly publicBaseUrl: string;
+  readonly provisionTtlSeconds: number;
+  readonly expirySweepIntervalSeconds: number;
+  readonly adminEmail: string;
+  readonly adminApiKey?: string;
+  readonly dataDir: string;
+  readonly logLevel: string;
+  readonly bodyLimitBytes: number;
+  readonly databasePoolSize: number;
+
+  constructor(values: Omit<AppConfig, never>) {
+    Object.assign(this, values);
+  }
+}
+
+export class ConfigValidationError extends Error {}
+
+/** Validates an environment record; throws naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  const known = Object.keys(new EnvironmentVariables());
+  const raw: Record<string, unknown> = {};
+  for (const key of [...known, 'DATABASE_URL', 'PUBLIC_BASE_URL', 'ADMIN_API_KEY']) {
+    if (env[key] !== undefined) raw[key] = env[key];
+  }
+  const vars = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
+  const errors = validateSync(vars, { skipMissingProperties: false });
+  if (errors.length > 0) {
+    const lines = errors.map(
+      (e) => `${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`,
+    );
+    throw new ConfigValidationError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  return new AppConfig({
+    databaseUrl: vars.DATABASE_URL,
+    port: vars.PORT,
+    publicBaseUrl: (vars.PUBLIC_BASE_URL ?? `http://localhost:${vars.PORT}`).replace(/\/+$/, ''),
+    provisionTtlSeconds: vars.PROVISION_TTL_SECONDS,
+    expirySweepIntervalSeconds: vars.EXPIRY_SWEEP_INTERVAL_SECONDS,
+    adminEmail: vars.ADMIN_EMAIL.trim().toLowerCase(),
+    adminApiKey: vars.ADMIN_API_KEY,
+    dataDir: vars.DATA_DIR,
+    logLevel: vars.LOG_LEVEL,
+    bodyLimitBytes: vars.BODY_LIMIT_BYTES,
+    databasePoolSize: vars.DATABASE_POOL_SIZE,
+  });
+}

@@ -1,0 +1,48 @@
+import 'reflect-metadata';
+import { existsSync } from 'node:fs';
+import { ConfigValidationError, loadConfig } from './config/app-config';
+import { EmbeddedPostgres } from './database/embedded-postgres';
+import { createApp } from './app.factory';
+
+async function main(): Promise<void> {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  const config = loadConfig(process.env);
+  let databaseUrl = config.databaseUrl;
+  let embedded: EmbeddedPostgres | undefined;
+  if (!databaseUrl) {
+    const started = Date.now();
+    embedded = await EmbeddedPostgres.start(config.dataDir);
+    databaseUrl = embedded.url;
+    console.log(
+      `DATABASE_URL is not set: using the embedded PostgreSQL (PGlite) with its data in ${embedded.dataDir} ` +
+        `(ready in ${Date.now() - started} ms). Set DATABASE_URL to use a PostgreSQL server.`,
+    );
+  }
+  const app = await createApp({ ...config, databaseUrl });
+  // Close the app (HTTP, jobs, pool) first, then the embedded database it was using.
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    console.log(`${signal}: shutting down`);
+    await app.close();
+    await embedded?.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  await app.listen({ port: config.port, host: '0.0.0.0' });
+  console.log(
+    `Provisio listening on ${config.publicBaseUrl} — Swagger UI: ${config.publicBaseUrl}/docs, ` +
+      `OpenAPI: ${config.publicBaseUrl}/docs-json, health: ${config.publicBaseUrl}/health`,
+  );
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigValidationError) {
+    console.error(error.message);
+  } else {
+    console.error('Provisio failed to start:', error);
+  }
+  process.exit(1);
+});

@@ -1,0 +1,40 @@
+import { Body, Controller, Headers, Post } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiHeader,
+  ApiTags,
+} from '@nestjs/swagger';
+import { CurrentPrincipal, Provisioner } from '../common/auth.decorators';
+import type { Principal } from '../common/principal';
+import { ProblemDto } from '../common/problem';
+import { CreatedUserDto } from '../users/dto/user.dto';
+import { CreateUserDto } from './dto/create-user.dto';
+import { ProvisioningService } from './provisioning.service';
+
+@ApiTags('provisioning')
+@Controller('api/v1')
+export class ProvisioningController {
+  constructor(private readonly provisioning: ProvisioningService) {}
+
+  /**
+   * Creates an active, API-only user for an end-user, under your organization's domain, and
+   * returns its API key (shown once).
+   */
+  @Post('admin/create-user')
+  @Provisioner()
+  @ApiHeader({
+    name: 'X-User-ID',
+    required: false,
+    description: "If sent, must equal the calling key's user email (case-insensitive), else 403.",
+  })
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid email or body.' })
+  @ApiConflictResponse({ type: ProblemDto, description: 'The mapped address exists; `existing_user_id` names that user.' })
+  createUser(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateUserDto,
+    @Headers('x-user-id') userIdHeader?: string,
+  ): Promise<CreatedUserDto> {
+    return this.provisioning.provision(principal, dto, userIdHeader);
+  }
+}

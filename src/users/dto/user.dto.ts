@@ -1,0 +1,94 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { PageOf, PageQueryDto } from '../../common/pagination';
+import { USER_ROLES, USER_STATUSES } from '../../common/principal';
+import type { UserRole, UserStatus } from '../../common/principal';
+
+export class UserDto {
+  id: string;
+  email: string;
+  organization_id: string;
+  @ApiProperty({ enum: USER_ROLES })
+  role: UserRole;
+  is_provisioner: boolean;
+  is_operator: boolean;
+  api_only: boolean;
+  @ApiProperty({ enum: USER_STATUSES })
+  status: UserStatus;
+  /** The end-user's real address, for provisioned users. */
+  external_email: string | null;
+  /** The provisioner that created this user. */
+  provisioned_by: string | null;
+  /** Pending provisions only: when the user and its keys expire. */
+  expires_at: string | null;
+  created_at: string;
+}
+
+export class CreatedUserDto extends UserDto {
+  /** The user's API key. Shown only in this response. */
+  @ApiProperty({ example: 'pvk_4Wd0mX7q2T9bK1yZr8LpQn3sVc6HjE5a0h3KzA' })
+  api_key: string;
+}
+
+export class OrganizationSummaryDto {
+  id: string;
+  domain: string;
+}
+
+export class MeDto extends UserDto {
+  organization: OrganizationSummaryDto;
+  /** The organization whose credit pool the calling key spends. */
+  billing_organization_id: string;
+}
+
+export class UserPageDto extends PageOf(UserDto) {}
+
+export class ListUsersQueryDto extends PageQueryDto {
+  /** Only users with this status. */
+  @IsOptional()
+  @IsIn(USER_STATUSES)
+  status?: UserStatus;
+}
+
+export class UserIdParamsDto {
+  @IsUUID('all', { message: 'id must be a UUID' })
+  id: string;
+}
+
+export class AdminCreateUserDto {
+  /** The user's address, on any domain. Its organization is created if it is the domain's first user. */
+  @IsString()
+  @MaxLength(320)
+  email: string;
+
+  /** May this user create users in its own organization? Refused (422) on public mailbox domains. */
+  @IsOptional()
+  @IsBoolean()
+  is_provisioner?: boolean;
+
+  /** Role in an existing organization (default member). The first user of a domain is always its owner. */
+  @IsOptional()
+  @IsIn(USER_ROLES)
+  role?: UserRole;
+}
+
+export class AdminUpdateUserDto {
+  @IsOptional()
+  @IsBoolean()
+  is_provisioner?: boolean;
+
+  /** `disabled` refuses the user's keys at once; `active` lets them work again. */
+  @IsOptional()
+  @IsIn(['active', 'disabled'])
+  status?: 'active' | 'disabled';
+}
+
+export class OrganizationDto {
+  id: string;
+  domain: string;
+  /** Credits in the organization's pool. */
+  balance: number;
+  created_at: string;
+}
+
+export class OrganizationPageDto extends PageOf(OrganizationDto) {}

@@ -1,0 +1,99 @@
+import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { displayPrefix, hashApiKey, isWellFormedApiKey } from '../api-keys/api-key-format';
+import { ApiKeysService } from '../api-keys/api-keys.service';
+import { ApiKey } from '../api-keys/entities/api-key.entity';
+import { parseEmailAddress } from '../common/email';
+import { AppConfig } from '../config/app-config';
+import { User } from './entities/user.entity';
+import { UsersService } from './users.service';
+
+/**
+ * At start-up: the operator ADMIN_EMAIL exists; ADMIN_API_KEY, when set, is one of its live keys;
+ * otherwise, if it has no live key, one is generated and printed once. Idempotent across restarts
+ * and safe when several instances start together (one transaction under an advisory lock).
+ */
+@Injectable()
+export class OperatorBootstrap implements OnApplicationBootstrap {
+  private readonly logger = new Logger(OperatorBootstrap.name);
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly users: UsersService,
+    private readonly apiKeys: ApiKeysService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const generated = await this.ensureOperator();
+    if (generated) {
+      // Printed once, to the console only: the key is never stored in plaintext or logged again.
+      process.stdout.write(
+        `\n  Operator ${this.config.adminEmail} has no API key; generated one (shown only now):\n\n` +
+          `    X-API-Key: ${generated}\n\n  Set ADMIN_API_KEY to choose the operator key yourself.\n\n`,
+      );
+    }
+  }
+
+  /** Returns the generated plaintext key, when one was generated. */
+  async ensureOperator(): Promise<string | null> {
+    const email = this.config.adminEmail;
+    const parsed = parseEmailAddress(email, false);
+    if (!parsed.ok) throw new Error(`ADMIN_EMAIL=${JSON.stringify(email)}: ${parsed.reason}`);
+    const adminKey = this.config.adminApiKey;
+    if (adminKey !== undefined && !isWellFormedApiKey(adminKey)) {
+      throw new Error('ADMIN_API_KEY: the checksum does not match; generate keys with the API or leave it unset');
+    }
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtext('provisio:operator-bootstrap'))`);
+      let operator = await manager.findOneBy(User, { email });
+      if (!operator) {
+        const organization = await this.users.ensureOrganization(manager, parsed.address.domain);
+        operator = await this.users.insertUser(manager, {
+          email,
+          organizationId: organization.id,
+          role: organization.created ? 'owner' : 'admin',
+          isOperator: true,
+        });
+        this.logger.log(`Created operator ${email}`);
+      } else if (!operator.isOperator || operator.status !== 'active') {
+        await manager.update(User, { id: operator.id }, { isOperator: true, status: 'active' });
+        this.logger.log(`Made ${email} an active operator`);
+      }
+
+      if (adminKey !== undefined) {
+        const keyHash = hashApiKey(adminKey);
+        const existing = await manager.findOneBy(ApiKey, { keyHash });
+        if (existing && existing.userId !== operator.id) {
+          throw new Error(`ADMIN_API_KEY is already a key of another user; choose another key for ${email}`);
+        }
+        if (!existing) {
+          await manager.insert(ApiKey, {
+            userId: operator.id,
+            billingOrganizationId: operator.organizationId,
+            keyHash,
+            prefix: displayPrefix(adminKey),
+            name: 'ADMIN_API_KEY',
+          });
+          this.logger.log(`Registered ADMIN_API_KEY (${displayPrefix(adminKey)}…) for operator ${email}`);
+        } else if (existing.revokedAt !== null) {
+          await manager.update(ApiKey, { id: existing.id }, { revokedAt: null });
+          this.logger.log(`Reactivated ADMIN_API_KEY (${displayPrefix(adminKey)}…) for operator ${email}`);
+        }
+        return null;
+      }
+
+      const liveKeys: { count: number }[] = await manager.query(
+        `SELECT count(*)::int AS count FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`,
+        [operator.id],
+      );
+      if (liveKeys[0].count > 0) return null;
+      const issued = await this.apiKeys.issue(
+        manager,
+        { userId: operator.id, billingOrganizationId: operator.organizationId },
+        'generated at start-up',
+      );
+      return issued.plaintext;
+    });
+  }
+}

@@ -1,0 +1,233 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { ApiKeysService } from '../api-keys/api-keys.service';
+import { isPublicMailboxDomain, parseEmailAddress } from '../common/email';
+import { paginateByCreation, PageQueryDto } from '../common/pagination';
+import type { Principal, UserRole, UserStatus } from '../common/principal';
+import { ProblemException } from '../common/problem';
+import {
+  AdminCreateUserDto,
+  AdminUpdateUserDto,
+  CreatedUserDto,
+  ListUsersQueryDto,
+  MeDto,
+  OrganizationPageDto,
+  UserDto,
+  UserPageDto,
+} from './dto/user.dto';
+import { Organization } from './entities/organization.entity';
+import { User } from './entities/user.entity';
+
+export interface NewUser {
+  email: string;
+  organizationId: string;
+  role: UserRole;
+  isProvisioner?: boolean;
+  isOperator?: boolean;
+  apiOnly?: boolean;
+  status?: UserStatus;
+  externalEmail?: string | null;
+  provisionedBy?: string | null;
+  expiresAt?: Date | null;
+}
+
+@Injectable()
+export class UsersService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly apiKeys: ApiKeysService,
+  ) {}
+
+  /** `/me`: answered from the principal alone, no query. */
+  me(principal: Principal): MeDto {
+    return {
+      id: principal.userId,
+      email: principal.email,
+      organization_id: principal.organizationId,
+      role: principal.role,
+      is_provisioner: principal.isProvisioner,
+      is_operator: principal.isOperator,
+      api_only: principal.apiOnly,
+      status: principal.status,
+      external_email: principal.externalEmail,
+      provisioned_by: principal.provisionedBy,
+      expires_at: principal.expiresAt?.toISOString() ?? null,
+      created_at: principal.createdAt.toISOString(),
+      organization: { id: principal.organizationId, domain: principal.organizationDomain },
+      billing_organization_id: principal.billingOrganizationId,
+    };
+  }
+
+  /**
+   * The organization of a domain, created if missing (in the caller's transaction). `created`
+   * tells whether this call made it, so its first user becomes the owner, even under races.
+   */
+  async ensureOrganization(manager: EntityManager, domain: string): Promise<{ id: string; created: boolean }> {
+    const rows: { id: string; created: boolean }[] = await manager.query(
+      `INSERT INTO organizations (domain) VALUES ($1)
+       ON CONFLICT (domain) DO UPDATE SET domain = EXCLUDED.domain
+       RETURNING id, (xmax = 0) AS created`,
+      [domain],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Inserts a user in the caller's transaction. An existing address is a 409 naming that user;
+   * ON CONFLICT keeps the transaction usable and waits for a concurrent insert of the same email.
+   */
+  async insertUser(manager: EntityManager, user: NewUser): Promise<User> {
+    const rows: { id: string }[] = await manager.query(
+      `INSERT INTO users (email, organization_id, role, is_provisioner, is_operator, api_only, status,
+                          external_email, provisioned_by, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (email) DO NOTHING
+       RETURNING id`,
+      [
+        user.email,
+        user.organizationId,
+        user.role,
+        user.isProvisioner ?? false,
+        user.isOperator ?? false,
+        user.apiOnly ?? false,
+        user.status ?? 'active',
+        user.externalEmail ?? null,
+        user.provisionedBy ?? null,
+        user.expiresAt ?? null,
+      ],
+    );
+    if (rows.length === 0) {
+      const existing = await manager.findOneByOrFail(User, { email: user.email });
+      throw ProblemException.conflict('email-taken', `A user with email ${user.email} already exists (id ${existing.id}).`, {
+        existing_user_id: existing.id,
+        existing_user_email: existing.email,
+      });
+    }
+    return manager.findOneByOrFail(User, { id: rows[0].id });
+  }
+
+  async list(principal: Principal, query: ListUsersQueryDto): Promise<UserPageDto> {
+    const qb = this.dataSource
+      .getRepository(User)
+      .createQueryBuilder('u')
+      .where('u.organization_id = :orgId', { orgId: principal.organizationId });
+    if (query.status) qb.andWhere('u.status = :status', { status: query.status });
+    const page = await paginateByCreation(qb, query);
+    return { data: page.items.map(toUserDto), next_cursor: page.nextCursor };
+  }
+
+  async get(principal: Principal, id: string): Promise<UserDto> {
+    return toUserDto(await this.findInOrganization(this.dataSource.manager, principal, id));
+  }
+
+  /** Deactivates a user: status `disabled` and every key revoked, in one transaction. */
+  async deactivate(principal: Principal, id: string): Promise<void> {
+    if (id === principal.userId) {
+      throw ProblemException.conflict('cannot-deactivate-self', 'You cannot deactivate your own user.');
+    }
+    await this.dataSource.transaction(async (manager) => {
+      const user = await this.findInOrganization(manager, principal, id, true);
+      if (user.isOperator && !principal.isOperator) {
+        throw ProblemException.forbidden('Only an operator can deactivate an operator.');
+      }
+      await manager.update(User, { id: user.id }, { status: 'disabled' });
+      await this.apiKeys.revokeAllForUser(manager, user.id);
+    });
+  }
+
+  /** Operator: create a user of any domain, with its first key. */
+  async adminCreate(dto: AdminCreateUserDto): Promise<CreatedUserDto> {
+    const parsed = parseEmailAddress(dto.email);
+    if (!parsed.ok) throw ProblemException.validation([{ field: 'email', message: `email ${parsed.reason}` }]);
+    const { local, domain } = parsed.address;
+    if (dto.is_provisioner && isPublicMailboxDomain(domain)) throw publicDomainProvisioner(domain);
+    return this.dataSource.transaction(async (manager) => {
+      const organization = await this.ensureOrganization(manager, domain);
+      const user = await this.insertUser(manager, {
+        email: `${local}@${domain}`,
+        organizationId: organization.id,
+        role: organization.created ? 'owner' : (dto.role ?? 'member'),
+        isProvisioner: dto.is_provisioner ?? false,
+      });
+      const issued = await this.apiKeys.issue(manager, { userId: user.id, billingOrganizationId: organization.id });
+      return { ...toUserDto(user), api_key: issued.plaintext };
+    });
+  }
+
+  /** Operator: set the provisioner flag or the status. */
+  async adminUpdate(id: string, dto: AdminUpdateUserDto): Promise<UserDto> {
+    if (dto.is_provisioner === undefined && dto.status === undefined) {
+      throw ProblemException.validation([{ field: 'body', message: 'set at least one of is_provisioner, status' }]);
+    }
+    return this.dataSource.transaction(async (manager) => {
+      const user = await manager
+        .getRepository(User)
+        .createQueryBuilder('u')
+        .where('u.id = :id', { id })
+        .setLock('pessimistic_write')
+        .getOne();
+      if (!user) throw ProblemException.notFound(`User ${id} was not found.`);
+      if (dto.is_provisioner) {
+        const domain = user.email.slice(user.email.lastIndexOf('@') + 1);
+        if (isPublicMailboxDomain(domain)) throw publicDomainProvisioner(domain);
+      }
+      if (dto.status !== undefined && user.status === 'pending_claim') {
+        throw ProblemException.conflict(
+          'user-pending-claim',
+          `User ${id} belongs to a pending provision; claim or cancel the provision instead.`,
+        );
+      }
+      await manager.update(User, { id }, {
+        ...(dto.is_provisioner !== undefined ? { isProvisioner: dto.is_provisioner } : {}),
+        ...(dto.status !== undefined ? { status: dto.status } : {}),
+      });
+      return toUserDto(await manager.findOneByOrFail(User, { id }));
+    });
+  }
+
+  async listOrganizations(query: PageQueryDto): Promise<OrganizationPageDto> {
+    const qb = this.dataSource.getRepository(Organization).createQueryBuilder('o');
+    const page = await paginateByCreation(qb, query);
+    return {
+      data: page.items.map((o) => ({ id: o.id, domain: o.domain, balance: o.balance, created_at: o.createdAt.toISOString() })),
+      next_cursor: page.nextCursor,
+    };
+  }
+
+  /** A user of the caller's organization, else 404 (another organization's users are not revealed). */
+  private async findInOrganization(manager: EntityManager, principal: Principal, id: string, lock = false): Promise<User> {
+    const qb = manager
+      .getRepository(User)
+      .createQueryBuilder('u')
+      .where('u.id = :id AND u.organization_id = :orgId', { id, orgId: principal.organizationId });
+    if (lock) qb.setLock('pessimistic_write');
+    const user = await qb.getOne();
+    if (!user) throw ProblemException.notFound(`User ${id} was not found in your organization.`);
+    return user;
+  }
+}
+
+function publicDomainProvisioner(domain: string): ProblemException {
+  return ProblemException.unprocessable(
+    'public-mailbox-domain',
+    `${domain} is a public mailbox domain: a provisioner there would mint addresses on a domain nobody in the organization owns.`,
+    [{ field: 'is_provisioner', message: `cannot be set for a user of ${domain}` }],
+  );
+}
+
+export function toUserDto(user: User): UserDto {
+  return {
+    id: user.id,
+    email: user.email,
+    organization_id: user.organizationId,
+    role: user.role,
+    is_provisioner: user.isProvisioner,
+    is_operator: user.isOperator,
+    api_only: user.apiOnly,
+    status: user.status,
+    external_email: user.externalEmail,
+    provisioned_by: user.provisionedBy,
+    expires_at: user.expiresAt?.toISOString() ?? null,
+    created_at: user.createdAt.toISOString(),
+  };
+}

@@ -1,0 +1,83 @@
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { createApp, ProvisioApp } from '../../src/app.factory';
+import { generateApiKey } from '../../src/api-keys/api-key-format';
+import { loadConfig } from '../../src/config/app-config';
+import { createTestDatabase, TestDatabase } from './database';
+
+export interface TestApp {
+  app: ProvisioApp;
+  db: TestDatabase;
+  /** The operator's key (ADMIN_API_KEY). */
+  adminKey: string;
+  http: () => ReturnType<typeof request>;
+  close(): Promise<void>;
+}
+
+/** Starts the real application (same factory as main.ts) on a database of its own. */
+export async function startTestApp(
+  env: Record<string, string> = {},
+  options: { db?: TestDatabase; adminKey?: string } = {},
+): Promise<TestApp> {
+  const db = options.db ?? (await createTestDatabase());
+  const adminKey = options.adminKey ?? generateApiKey();
+  const config = loadConfig({
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ADMIN_EMAIL: 'admin@localhost',
+    ADMIN_API_KEY: adminKey,
+    DATABASE_POOL_SIZE: '5',
+    ...env,
+    DATABASE_URL: db.url,
+  });
+  const app = await createApp({ ...config, databaseUrl: db.url });
+  const server = app.getHttpServer();
+  return {
+    app,
+    db,
+    adminKey,
+    http: () => request(server),
+    close: async () => {
+      await app.close();
+      if (!options.db) await db.drop();
+    },
+  };
+}
+
+export interface CreatedUser {
+  id: string;
+  email: string;
+  api_key: string;
+  organization_id: string;
+  [field: string]: unknown;
+}
+
+/** Operator creates a user (201 asserted). */
+export async function adminCreateUser(
+  t: TestApp,
+  body: { email: string; is_provisioner?: boolean; role?: string },
+): Promise<CreatedUser> {
+  const res = await t.http().post('/api/v1/admin/users').set('X-API-Key', t.adminKey).send(body);
+  if (res.status !== 201) throw new Error(`admin create user ${body.email}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as CreatedUser;
+}
+
+/** Provisioner creates an API-only user (201 asserted). */
+export async function provisionUser(t: TestApp, provisionerKey: string, email: string): Promise<CreatedUser> {
+  const res = await t.http().post('/api/v1/admin/create-user').set('X-API-Key', provisionerKey).send({ email });
+  if (res.status !== 201) throw new Error(`create-user ${email}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as CreatedUser;
+}
+
+/** Every row count of the tables the API writes, to prove a refused request wrote nothing. */
+export async function rowCounts(t: TestApp): Promise<Record<string, number>> {
+  const rows: { table_name: string }[] = await t.app
+    .get(DataSource)
+    .query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'typeorm_migrations' ORDER BY 1`);
+  const counts: Record<string, number> = {};
+  for (const { table_name } of rows) {
+    const [{ n }] = await t.app.get(DataSource).query(`SELECT count(*)::int AS n FROM "${table_name}"`);
+    counts[table_name] = n;
+  }
+  return counts;
+}
