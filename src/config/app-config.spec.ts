@@ -1,0 +1,39 @@
+import { loadConfig } from './app-config';
+
+describe('loadConfig', () => {
+  it('applies the contract defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      databaseUrl: undefined,
+      port: 3000,
+      publicBaseUrl: 'http://localhost:3000',
+      provisionTtlSeconds: 604800,
+      expirySweepIntervalSeconds: 60,
+      adminEmail: 'admin@localhost',
+      adminApiKey: undefined,
+    });
+  });
+
+  it('derives PUBLIC_BASE_URL from PORT and drops a trailing slash', () => {
+    expect(loadConfig({ PORT: '8080' }).publicBaseUrl).toBe('http://localhost:8080');
+    expect(loadConfig({ PUBLIC_BASE_URL: 'https://api.example.com/' }).publicBaseUrl).toBe('https://api.example.com');
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['PROVISION_TTL_SECONDS', '0'],
+    ['EXPIRY_SWEEP_INTERVAL_SECONDS', '1.5'],
+    ['DATABASE_URL', 'mysql://x'],
+    ['PUBLIC_BASE_URL', 'not a url'],
+    ['ADMIN_API_KEY', 'secret'],
+    ['ADMIN_EMAIL', 'nobody'],
+    ['LOG_LEVEL', 'loud'],
+  ])('refuses %s=%s with a message naming the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n\\s+${name}=`));
+  });
+
+  it('treats empty values as unset', () => {
+    expect(loadConfig({ DATABASE_URL: '', ADMIN_API_KEY: '' })).toMatchObject({ databaseUrl: undefined, adminApiKey: undefined });
+  });
+});
