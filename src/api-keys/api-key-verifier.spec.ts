@@ -1,12 +1,16 @@
 import { DataSource } from 'typeorm';
+import { loadConfig } from '../config/app-config';
+import { ApiKeyCache } from './api-key-cache';
 import { generateApiKey } from './api-key-format';
+import { ApiKeyUsageRecorder } from './api-key-usage';
 import { ApiKeyVerifier, evaluate, KeyRecord } from './api-key-verifier';
 
 describe('ApiKeyVerifier', () => {
   it('refuses a key with a changed character before any database lookup', async () => {
     const queries: unknown[] = [];
     const dataSource = { query: async (...args: unknown[]) => queries.push(args) } as unknown as DataSource;
-    const verifier = new ApiKeyVerifier(dataSource);
+    const config = loadConfig({});
+    const verifier = new ApiKeyVerifier(dataSource, new ApiKeyCache(config, dataSource), new ApiKeyUsageRecorder(config, dataSource));
     const key = generateApiKey();
     const changed = key.slice(0, 20) + (key[20] === 'a' ? 'b' : 'a') + key.slice(21);
 
@@ -14,6 +18,9 @@ describe('ApiKeyVerifier', () => {
     await expect(verifier.verify('not-a-key')).resolves.toEqual({ valid: false, reason: 'malformed' });
     expect(queries).toHaveLength(0);
 
+    await expect(verifier.verify(key)).resolves.toEqual({ valid: false, reason: 'not_found' });
+    expect(queries).toHaveLength(1);
+    // The unknown key is now remembered as unknown: no second lookup.
     await expect(verifier.verify(key)).resolves.toEqual({ valid: false, reason: 'not_found' });
     expect(queries).toHaveLength(1);
   });

@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Principal, UserRole, UserStatus } from '../common/principal';
+import { ApiKeyCache } from './api-key-cache';
 import { hashApiKey, isWellFormedApiKey } from './api-key-format';
+import { ApiKeyUsageRecorder } from './api-key-usage';
 
 /** Why a key was refused; kept apart from infrastructure failures, which throw. */
 export type KeyRefusal = 'malformed' | 'not_found' | 'revoked' | 'user_disabled' | 'expired';
@@ -41,15 +43,28 @@ const LOOKUP_SQL = `
     JOIN organizations o ON o.id = u.organization_id
    WHERE k.key_hash = $1`;
 
-/** Resolves an X-API-Key header to its principal: checksum first, then one indexed lookup by hash. */
+/**
+ * Resolves an X-API-Key header to its principal: checksum first (a malformed key reaches neither
+ * the cache nor the database), then the cache or one indexed lookup by hash, then `evaluate` — on
+ * every request, cached or not, so expiry needs no invalidation.
+ */
 @Injectable()
 export class ApiKeyVerifier {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly load = (keyHash: Buffer) => this.lookup(keyHash);
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly cache: ApiKeyCache,
+    private readonly usage: ApiKeyUsageRecorder,
+  ) {}
 
   async verify(key: string, now = new Date()): Promise<KeyVerification> {
     if (!isWellFormedApiKey(key)) return { valid: false, reason: 'malformed' };
-    const record = await this.lookup(hashApiKey(key));
-    return record ? evaluate(record, now) : { valid: false, reason: 'not_found' };
+    const record = await this.cache.resolve(hashApiKey(key), this.load);
+    if (!record) return { valid: false, reason: 'not_found' };
+    const result = evaluate(record, now);
+    if (result.valid) this.usage.record(result.principal.keyId, now);
+    return result;
   }
 
   async lookup(keyHash: Buffer): Promise<KeyRecord | null> {

@@ -4,6 +4,7 @@ import { paginateByCreation } from '../common/pagination';
 import { canManageOrganization, Principal } from '../common/principal';
 import { ProblemException } from '../common/problem';
 import { User } from '../users/entities/user.entity';
+import { ApiKeyCache } from './api-key-cache';
 import { displayPrefix, generateApiKey, hashApiKey } from './api-key-format';
 import { ApiKeyDto, ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from './dto/api-key.dto';
 import { ApiKey } from './entities/api-key.entity';
@@ -15,7 +16,10 @@ export interface IssuedKey {
 
 @Injectable()
 export class ApiKeysService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly keyCache: ApiKeyCache,
+  ) {}
 
   /** Creates a key inside the caller's transaction; the plaintext exists only in the return value. */
   async issue(
@@ -41,6 +45,7 @@ export class ApiKeysService {
       `UPDATE api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
       [userId],
     );
+    await this.keyCache.notifyUsersChanged(manager, [userId]);
     return rows.map((row) => row.id);
   }
 
@@ -71,6 +76,7 @@ export class ApiKeysService {
       const key = await this.findManageableKey(manager, principal, keyId);
       if (key.revokedAt === null) {
         await manager.update(ApiKey, { id: key.id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+        await this.keyCache.notifyUsersChanged(manager, [key.userId]);
       }
     });
   }
@@ -87,6 +93,7 @@ export class ApiKeysService {
       if (!result.affected) {
         throw ProblemException.conflict('key-revoked', `API key ${key.id} is revoked; only a live key can be rotated.`);
       }
+      await this.keyCache.notifyUsersChanged(manager, [key.userId]);
       const issued = await this.issue(
         manager,
         { userId: key.userId, billingOrganizationId: key.billingOrganizationId },

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { ApiKeyCache } from '../api-keys/api-key-cache';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { isPublicMailboxDomain, parseEmailAddress } from '../common/email';
 import { paginateByCreation, PageQueryDto } from '../common/pagination';
@@ -36,6 +37,7 @@ export class UsersService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly apiKeys: ApiKeysService,
+    private readonly keyCache: ApiKeyCache,
   ) {}
 
   /** `/me`: answered from the principal alone, no query. */
@@ -132,6 +134,7 @@ export class UsersService {
       }
       await manager.update(User, { id: user.id }, { status: 'disabled' });
       await this.apiKeys.revokeAllForUser(manager, user.id);
+      await this.keyCache.notifyUsersChanged(manager, [user.id]);
     });
   }
 
@@ -181,6 +184,8 @@ export class UsersService {
         ...(dto.is_provisioner !== undefined ? { isProvisioner: dto.is_provisioner } : {}),
         ...(dto.status !== undefined ? { status: dto.status } : {}),
       });
+      // The flag and the status are part of every cached principal of this user.
+      await this.keyCache.notifyUsersChanged(manager, [id]);
       return toUserDto(await manager.findOneByOrFail(User, { id }));
     });
   }
