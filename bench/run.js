@@ -200,8 +200,8 @@ async function measure(figure, ctx) {
   if (figure.finish) await figure.finish(ctx);
   const med = (runs) => ({
     rps: median(runs.map((r) => r.rps)),
-    p50_ms: median(runs.map((r) => r.p50_ms)),
-    p99_ms: median(runs.map((r) => r.p99_ms)),
+    p50_ms: round(median(runs.map((r) => r.p50_ms)), 2),
+    p99_ms: round(median(runs.map((r) => r.p99_ms)), 2),
     failed: runs.reduce((n, r) => n + r.non2xx + r.errors + r.timeouts, 0),
   });
   const s = med(service);

@@ -2,7 +2,9 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
+import { createAppLogger, registerAccessLog } from './common/access-log';
 import { API_KEY_SCHEME } from './common/auth.decorators';
 import { ProblemDetailsFilter } from './common/problem-details.filter';
 import { StrictValidationPipe } from './common/validation';
@@ -14,9 +16,14 @@ export type ProvisioApp = NestFastifyApplication;
  * Builds the whole application (adapter, validation, problem details, OpenAPI) for a config
  * whose database is known. main.ts and the e2e tests both start the service through here.
  */
-export async function createApp(config: AppConfig & { databaseUrl: string }) {
+export async function createApp(
+  config: AppConfig & { databaseUrl: string },
+  options: { logDestination?: DestinationStream } = {},
+) {
+  const logger = createAppLogger(config.logLevel, options.logDestination);
   const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  registerAccessLog(adapter.getInstance(), logger);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     bufferLogs: true,
   });
   app.useLogger(app.get(Logger));

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
+import type { Logger } from 'pino';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
 import { AppConfig } from './config/app-config';
@@ -13,20 +14,14 @@ import { UsersModule } from './users/users.module';
 @Module({})
 export class AppModule {
   /** The application for one validated configuration whose database URL is known. */
-  static forRoot(config: AppConfig & { databaseUrl: string }): DynamicModule {
+  static forRoot(config: AppConfig & { databaseUrl: string }, logger: Logger): DynamicModule {
     return {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(config),
-        LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.logLevel,
-            // Secrets never reach the logs.
-            redact: { paths: ['req.headers["x-api-key"]', 'req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-            autoLogging: { ignore: (req) => req.url === '/health' },
-            customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
-          },
-        }),
+        // Nest's own logs go through the application's pino logger; requests are logged by the
+        // access-log hook (common/access-log.ts), so no pino-http middleware is applied.
+        LoggerModule.forRoot({ pinoHttp: { logger }, forRoutes: [] }),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl, config.databasePoolSize), migrationsRun: true }),
         AuthModule,
         HealthModule,

@@ -9,6 +9,18 @@ import { displayPrefix, generateApiKey, hashApiKey } from './api-key-format';
 import { ApiKeyDto, ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from './dto/api-key.dto';
 import { ApiKey } from './entities/api-key.entity';
 
+interface ApiKeyRow {
+  id: string;
+  user_id: string;
+  billing_organization_id: string;
+  key_hash: Buffer;
+  prefix: string;
+  name: string | null;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
+
 export interface IssuedKey {
   key: ApiKey;
   plaintext: string;
@@ -28,15 +40,26 @@ export class ApiKeysService {
     name: string | null = null,
   ): Promise<IssuedKey> {
     const plaintext = generateApiKey();
-    const key = manager.create(ApiKey, {
-      userId: owner.userId,
-      billingOrganizationId: owner.billingOrganizationId,
-      keyHash: hashApiKey(plaintext),
-      prefix: displayPrefix(plaintext),
-      name,
+    // RETURNING the whole row: one round trip, no read-back.
+    const rows: ApiKeyRow[] = await manager.query(
+      `INSERT INTO api_keys (user_id, billing_organization_id, key_hash, prefix, name)
+       VALUES ($1, $2, $3, $4, $5)
+       RETURNING id, user_id, billing_organization_id, key_hash, prefix, name, created_at, last_used_at, revoked_at`,
+      [owner.userId, owner.billingOrganizationId, hashApiKey(plaintext), displayPrefix(plaintext), name],
+    );
+    const row = rows[0];
+    const key = Object.assign(new ApiKey(), {
+      id: row.id,
+      userId: row.user_id,
+      billingOrganizationId: row.billing_organization_id,
+      keyHash: row.key_hash,
+      prefix: row.prefix,
+      name: row.name,
+      createdAt: row.created_at,
+      lastUsedAt: row.last_used_at,
+      revokedAt: row.revoked_at,
     });
-    await manager.insert(ApiKey, key);
-    return { key: await manager.findOneByOrFail(ApiKey, { id: key.id }), plaintext };
+    return { key, plaintext };
   }
 
   /** Revokes every live key of a user, inside the caller's transaction. Returns the revoked ids. */

@@ -17,7 +17,7 @@ export interface TestApp {
 /** Starts the real application (same factory as main.ts) on a database of its own. */
 export async function startTestApp(
   env: Record<string, string> = {},
-  options: { db?: TestDatabase; adminKey?: string } = {},
+  options: { db?: TestDatabase; adminKey?: string; logDestination?: { write(line: string): void } } = {},
 ): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
   const adminKey = options.adminKey ?? generateApiKey();
@@ -30,7 +30,7 @@ export async function startTestApp(
     ...env,
     DATABASE_URL: db.url,
   });
-  const app = await createApp({ ...config, databaseUrl: db.url });
+  const app = await createApp({ ...config, databaseUrl: db.url }, { logDestination: options.logDestination });
   const server = app.getHttpServer();
   return {
     app,
