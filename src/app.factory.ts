@@ -21,7 +21,9 @@ export async function createApp(
   options: { logDestination?: DestinationStream } = {},
 ) {
   const logger = createAppLogger(config.logLevel, options.logDestination);
-  const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true });
+  // No Nest middleware is used (requests are logged by a Fastify hook): skipping @fastify/middie
+  // saves its onRequest hook on every request.
+  const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true, skipMiddie: true });
   registerAccessLog(adapter.getInstance(), logger);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     bufferLogs: true,

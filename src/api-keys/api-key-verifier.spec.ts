@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/app-config';
+import { PreparedStatements } from '../database/prepared-statements';
 import { ApiKeyCache } from './api-key-cache';
 import { generateApiKey } from './api-key-format';
 import { ApiKeyUsageRecorder } from './api-key-usage';
@@ -8,9 +9,11 @@ import { ApiKeyVerifier, evaluate, KeyRecord } from './api-key-verifier';
 describe('ApiKeyVerifier', () => {
   it('refuses a key with a changed character before any database lookup', async () => {
     const queries: unknown[] = [];
-    const dataSource = { query: async (...args: unknown[]) => queries.push(args) } as unknown as DataSource;
+    const query = async (...args: unknown[]) => (queries.push(args), []);
+    const dataSource = { query, manager: { query } } as unknown as DataSource;
     const config = loadConfig({});
-    const verifier = new ApiKeyVerifier(dataSource, new ApiKeyCache(config, dataSource), new ApiKeyUsageRecorder(config, dataSource));
+    const statements = new PreparedStatements(dataSource);
+    const verifier = new ApiKeyVerifier(statements, new ApiKeyCache(config, dataSource), new ApiKeyUsageRecorder(config, dataSource));
     const key = generateApiKey();
     const changed = key.slice(0, 20) + (key[20] === 'a' ? 'b' : 'a') + key.slice(21);
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { PreparedStatements, Statement } from '../database/prepared-statements';
 import type { Principal, UserRole, UserStatus } from '../common/principal';
 import { ApiKeyCache } from './api-key-cache';
 import { hashApiKey, isWellFormedApiKey } from './api-key-format';
@@ -34,14 +34,17 @@ interface KeyRow {
   created_at: Date;
 }
 
-const LOOKUP_SQL = `
+const LOOKUP: Statement = {
+  name: 'provisio_key_lookup',
+  text: `
   SELECT k.id AS key_id, k.billing_organization_id, k.revoked_at,
          u.id AS user_id, u.email, u.organization_id, o.domain, u.role, u.is_provisioner, u.is_operator,
          u.api_only, u.status, u.external_email, u.provisioned_by, u.expires_at, u.created_at
     FROM api_keys k
     JOIN users u ON u.id = k.user_id
     JOIN organizations o ON o.id = u.organization_id
-   WHERE k.key_hash = $1`;
+   WHERE k.key_hash = $1`,
+};
 
 /**
  * Resolves an X-API-Key header to its principal: checksum first (a malformed key reaches neither
@@ -53,7 +56,7 @@ export class ApiKeyVerifier {
   private readonly load = (keyHash: Buffer) => this.lookup(keyHash);
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly statements: PreparedStatements,
     private readonly cache: ApiKeyCache,
     private readonly usage: ApiKeyUsageRecorder,
   ) {}
@@ -68,7 +71,7 @@ export class ApiKeyVerifier {
   }
 
   async lookup(keyHash: Buffer): Promise<KeyRecord | null> {
-    const rows: KeyRow[] = await this.dataSource.query(LOOKUP_SQL, [keyHash]);
+    const rows = await this.statements.query<KeyRow>(LOOKUP, [keyHash]);
     const row = rows[0];
     if (!row) return null;
     return {

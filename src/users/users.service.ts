@@ -6,6 +6,7 @@ import { isPublicMailboxDomain, parseEmailAddress } from '../common/email';
 import { paginateByCreation, PageQueryDto } from '../common/pagination';
 import type { Principal, UserRole, UserStatus } from '../common/principal';
 import { ProblemException } from '../common/problem';
+import { PreparedStatements, Statement } from '../database/prepared-statements';
 import {
   AdminCreateUserDto,
   AdminUpdateUserDto,
@@ -38,6 +39,7 @@ export class UsersService {
     private readonly dataSource: DataSource,
     private readonly apiKeys: ApiKeysService,
     private readonly keyCache: ApiKeyCache,
+    private readonly statements: PreparedStatements,
   ) {}
 
   /** `/me`: answered from the principal alone, no query. */
@@ -114,19 +116,8 @@ export class UsersService {
     user: NewUser,
     key: { billingOrganizationId: string; keyHash: Buffer; prefix: string; name?: string | null },
   ): Promise<User> {
-    const rows: UserRow[] = await manager.query(
-      `WITH u AS (
-         INSERT INTO users (email, organization_id, role, is_provisioner, is_operator, api_only, status,
-                            external_email, provisioned_by, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-         ON CONFLICT (email) DO NOTHING
-         RETURNING ${USER_COLUMNS}
-       ), k AS (
-         INSERT INTO api_keys (user_id, billing_organization_id, key_hash, prefix, name)
-         SELECT u.id, $11, $12, $13, $14 FROM u
-         RETURNING user_id
-       )
-       SELECT u.* FROM u JOIN k ON k.user_id = u.id`,
+    const rows = await this.statements.query<UserRow>(
+      INSERT_USER_WITH_KEY,
       [
         user.email,
         user.organizationId,
@@ -143,6 +134,7 @@ export class UsersService {
         key.prefix,
         key.name ?? null,
       ],
+      manager,
     );
     if (rows.length === 0) throw await this.emailTaken(manager, user.email);
     return userFromRow(rows[0]);
@@ -305,6 +297,23 @@ function userFromRow(row: UserRow): User {
     updatedAt: row.updated_at,
   });
 }
+
+/** Create-user's one statement: the user and its first key, or nothing when the address is taken. */
+const INSERT_USER_WITH_KEY: Statement = {
+  name: 'provisio_insert_user_with_key',
+  text: `WITH u AS (
+           INSERT INTO users (email, organization_id, role, is_provisioner, is_operator, api_only, status,
+                              external_email, provisioned_by, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (email) DO NOTHING
+           RETURNING ${USER_COLUMNS}
+         ), k AS (
+           INSERT INTO api_keys (user_id, billing_organization_id, key_hash, prefix, name)
+           SELECT u.id, $11, $12, $13, $14 FROM u
+           RETURNING user_id
+         )
+         SELECT u.* FROM u JOIN k ON k.user_id = u.id`,
+};
 
 export function toUserDto(user: User): UserDto {
   return {
