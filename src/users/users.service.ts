@@ -42,24 +42,14 @@ export class UsersService {
     private readonly statements: PreparedStatements,
   ) {}
 
-  /** `/me`: answered from the principal alone, no query. */
+  /**
+   * `/me`: answered from the principal alone, no query. Principals come from the key cache and never
+   * change (a change replaces them), so each one's answer is built once.
+   */
   me(principal: Principal): MeDto {
-    return {
-      id: principal.userId,
-      email: principal.email,
-      organization_id: principal.organizationId,
-      role: principal.role,
-      is_provisioner: principal.isProvisioner,
-      is_operator: principal.isOperator,
-      api_only: principal.apiOnly,
-      status: principal.status,
-      external_email: principal.externalEmail,
-      provisioned_by: principal.provisionedBy,
-      expires_at: principal.expiresAt?.toISOString() ?? null,
-      created_at: principal.createdAt.toISOString(),
-      organization: { id: principal.organizationId, domain: principal.organizationDomain },
-      billing_organization_id: principal.billingOrganizationId,
-    };
+    let dto = meByPrincipal.get(principal);
+    if (!dto) meByPrincipal.set(principal, (dto = buildMe(principal)));
+    return dto;
   }
 
   /**
@@ -250,6 +240,27 @@ export class UsersService {
     if (!user) throw ProblemException.notFound(`User ${id} was not found in your organization.`);
     return user;
   }
+}
+
+const meByPrincipal = new WeakMap<Principal, MeDto>();
+
+function buildMe(principal: Principal): MeDto {
+  return {
+    id: principal.userId,
+    email: principal.email,
+    organization_id: principal.organizationId,
+    role: principal.role,
+    is_provisioner: principal.isProvisioner,
+    is_operator: principal.isOperator,
+    api_only: principal.apiOnly,
+    status: principal.status,
+    external_email: principal.externalEmail,
+    provisioned_by: principal.provisionedBy,
+    expires_at: principal.expiresAt?.toISOString() ?? null,
+    created_at: principal.createdAt.toISOString(),
+    organization: { id: principal.organizationId, domain: principal.organizationDomain },
+    billing_organization_id: principal.billingOrganizationId,
+  };
 }
 
 function publicDomainProvisioner(domain: string): ProblemException {
