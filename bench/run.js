@@ -11,6 +11,7 @@
 //   BENCH_NODE_OPTIONS  extra node flags for the service process (e.g. --cpu-prof --cpu-prof-dir=bench/.work)
 //   BENCH_SERVICE_ENV   JSON object of extra environment variables for the service (e.g. '{"KEY_CACHE_TTL_MS":"0"}')
 //   BENCH_LOG_LEVEL     the service's LOG_LEVEL (default info, as in production)
+//   BENCH_SERVICE_ROOT  another checkout whose built service to measure (default this one), e.g. to record "before" figures
 const { spawn } = require('node:child_process');
 const { createHash, randomBytes } = require('node:crypto');
 const fs = require('node:fs');
@@ -18,7 +19,7 @@ const net = require('node:net');
 const path = require('node:path');
 const { Client } = require('pg');
 
-const ROOT = path.resolve(__dirname, '..');
+const ROOT = path.resolve(process.env.BENCH_SERVICE_ROOT || path.join(__dirname, '..'));
 const WORK = path.join(__dirname, '.work');
 const SECONDS = positiveInt(process.env.BENCH_SECONDS, 5);
 const PAIRS = positiveInt(process.env.BENCH_PAIRS, 3);
@@ -312,7 +313,7 @@ async function startFastifyReference(key, body) {
 function autocannon(spec) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(__dirname, 'load.js'), JSON.stringify(spec)], {
-      cwd: ROOT,
+      cwd: __dirname,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
