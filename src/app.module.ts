@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { ApiKeysModule } from './api-keys/api-keys.module';
@@ -10,6 +10,11 @@ import { HealthModule } from './health/health.module';
 import { ProvisioningModule } from './provisioning/provisioning.module';
 import { UsersModule } from './users/users.module';
 
+/** Replaces API keys and claim tokens in a URL by their prefix. */
+export function redactSecrets(url: string | undefined): string | undefined {
+  return url?.replace(/\b(pvk|pvc)_[0-9A-Za-z]+/g, '$1_[redacted]');
+}
+
 @Module({})
 export class AppModule {
   /** The application for one validated configuration whose database URL is known. */
@@ -19,11 +24,17 @@ export class AppModule {
       imports: [
         AppConfigModule.forRoot(config),
         LoggerModule.forRoot({
+          // nestjs-pino's default route pattern does not match under Nest 12 on Fastify.
+          forRoutes: [{ path: '*path', method: RequestMethod.ALL }],
           pinoHttp: {
             level: config.logLevel,
             // Secrets never reach the logs.
             redact: { paths: ['req.headers["x-api-key"]', 'req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
             autoLogging: { ignore: (req) => req.url === '/health' },
+            // Claim tokens travel in paths (/claim/{token}); keys must never appear either.
+            serializers: {
+              req: (req: { url?: string }) => ({ ...req, url: redactSecrets(req.url) }),
+            },
             customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
           },
         }),
