@@ -1,8 +1,11 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
+import { ClaimsModule } from './claims/claims.module';
+import { redactSecrets } from './common/redact';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
 import { dataSourceOptions } from './database/data-source-options';
@@ -23,16 +26,25 @@ export class AppModule {
             level: config.logLevel,
             // Secrets never reach the logs.
             redact: { paths: ['req.headers["x-api-key"]', 'req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+            // Claim links carry their token in the path: logged URLs never show it.
+            serializers: {
+              req: (req: { url?: unknown }) => {
+                if (typeof req.url === 'string') req.url = redactSecrets(req.url);
+                return req;
+              },
+            },
             autoLogging: { ignore: (req) => req.url === '/health' },
             customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
           },
         }),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl, config.databasePoolSize), migrationsRun: true }),
+        ScheduleModule.forRoot(),
         AuthModule,
         HealthModule,
         UsersModule,
         ApiKeysModule,
         ProvisioningModule,
+        ClaimsModule,
       ],
     };
   }
