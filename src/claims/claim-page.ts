@@ -174,6 +174,7 @@ function page(nonce: string, title: string, state: string, body: string, script?
     dl { display: grid; grid-template-columns: auto 1fr; gap: .4rem 1rem; margin: 1.25rem 0; }
     dt { color: #6b7280; } dd { margin: 0; font-weight: 600; }
     form { display: grid; gap: .5rem; }
+    [hidden] { display: none !important; }
     input { font: inherit; padding: .6rem .75rem; border: 1px solid #d1d5db; border-radius: 8px; }
     button { font: inherit; font-weight: 600; padding: .7rem; border: 0; border-radius: 8px; background: #2563eb;
              color: #fff; cursor: pointer; }
