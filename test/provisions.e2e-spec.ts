@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { generateApiKey } from '../src/api-keys/api-key-format';
 import { generateClaimToken } from '../src/provisioning/claim-token';
+import { ExpiryJob } from '../src/provisioning/expiry.job';
 import { adminCreateUser, CreatedUser, provisionUser, rowCounts, startTestApp, TestApp } from './support/app';
 import { createProvision, tokenOf } from './support/provisions';
 
@@ -442,6 +443,29 @@ describe('claimable provisions and claims', () => {
       const swept = await fast.http().get(`/api/v1/provisions/${p.id}`).set('X-API-Key', guy.api_key);
       expect(swept.body).toMatchObject({ status: 'expired', user_id: null });
       expect(swept.body.expired_at).toEqual(expect.any(String));
+    });
+  });
+
+  describe('expiry job within one process', () => {
+    it('does not overlap: a sweep started while one runs returns 0, and the running one expires everything', async () => {
+      const made = [];
+      for (let i = 0; i < 3; i++) made.push(await createProvision(t, guy.api_key));
+      const ids = made.map((p) => p.id);
+      await ds.query(`UPDATE provisions SET expires_at = now() - interval '1 second' WHERE id = ANY($1::uuid[])`, [ids]);
+      const job = t.app.get(ExpiryJob);
+      const before = job.expiredTotal;
+
+      const results = await Promise.all([job.sweep(), job.sweep()]);
+      expect(results.filter((n) => n === 0)).toHaveLength(1);
+      expect(Math.max(...results)).toBeGreaterThanOrEqual(3);
+      expect(job.expiredTotal - before).toBe(Math.max(...results));
+      for (const p of made) {
+        expect(await storedStatus(p.id)).toBe('expired');
+        expect(await userExists(p.user_id)).toBe(false);
+        expect((await me(p.api_key)).status).toBe(401);
+      }
+      // Nothing left: the next sweep expires nothing.
+      expect(await job.sweep()).toBe(0);
     });
   });
 
