@@ -1,19 +1,17 @@
 import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
+import { ClaimsModule } from './claims/claims.module';
+import { redactSecrets } from './common/redact';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
 import { dataSourceOptions } from './database/data-source-options';
 import { HealthModule } from './health/health.module';
 import { ProvisioningModule } from './provisioning/provisioning.module';
 import { UsersModule } from './users/users.module';
-
-/** Replaces API keys and claim tokens in a URL by their prefix. */
-export function redactSecrets(url: string | undefined): string | undefined {
-  return url?.replace(/\b(pvk|pvc)_[0-9A-Za-z]+/g, '$1_[redacted]');
-}
 
 @Module({})
 export class AppModule {
@@ -30,20 +28,25 @@ export class AppModule {
             level: config.logLevel,
             // Secrets never reach the logs.
             redact: { paths: ['req.headers["x-api-key"]', 'req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-            autoLogging: { ignore: (req) => req.url === '/health' },
-            // Claim tokens travel in paths (/claim/{token}); keys must never appear either.
+            // Claim links carry their token in the path: logged URLs never show it.
             serializers: {
-              req: (req: { url?: string }) => ({ ...req, url: redactSecrets(req.url) }),
+              req: (req: { url?: unknown }) => {
+                if (typeof req.url === 'string') req.url = redactSecrets(req.url);
+                return req;
+              },
             },
+            autoLogging: { ignore: (req) => req.url === '/health' },
             customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
           },
         }),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl, config.databasePoolSize), migrationsRun: true }),
+        ScheduleModule.forRoot(),
         AuthModule,
         HealthModule,
         UsersModule,
         ApiKeysModule,
         ProvisioningModule,
+        ClaimsModule,
       ],
     };
   }

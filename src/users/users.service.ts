@@ -5,6 +5,7 @@ import { isPublicMailboxDomain, parseEmailAddress } from '../common/email';
 import { paginateByCreation, PageQueryDto } from '../common/pagination';
 import type { Principal, UserRole, UserStatus } from '../common/principal';
 import { ProblemException } from '../common/problem';
+import { queryRows } from '../database/query-rows';
 import {
   AdminCreateUserDto,
   AdminUpdateUserDto,
@@ -104,6 +105,37 @@ export class UsersService {
       });
     }
     return manager.findOneByOrFail(User, { id: rows[0].id });
+  }
+
+  /**
+   * Deletes placeholder users of provisions (cancel, expiry, transfer into another account) and all
+   * their keys, inside the caller's transaction. Active users are never deleted here.
+   */
+  async deletePlaceholderUsers(manager: EntityManager, userIds: string[]): Promise<{ userIds: string[]; keyIds: string[] }> {
+    if (userIds.length === 0) return { userIds: [], keyIds: [] };
+    const placeholders: { id: string }[] = await manager.query(
+      `SELECT id FROM users WHERE id = ANY($1::uuid[]) AND status <> 'active' ORDER BY id FOR UPDATE`,
+      [userIds],
+    );
+    const ids = placeholders.map((row) => row.id);
+    const keyIds = await this.apiKeys.deleteAllForUsers(manager, ids);
+    if (ids.length > 0) await manager.query(`DELETE FROM users WHERE id = ANY($1::uuid[])`, [ids]);
+    return { userIds: ids, keyIds };
+  }
+
+  /**
+   * The placeholder of a claimed provision becomes an ordinary active user that never expires,
+   * inside the caller's transaction. False when the user is no longer `pending_claim` (e.g. it was
+   * deactivated meanwhile): nothing is changed then.
+   */
+  async activateClaimedUser(manager: EntityManager, userId: string, externalEmail: string): Promise<boolean> {
+    const rows = await queryRows<{ id: string }>(
+      manager,
+      `UPDATE users SET status = 'active', external_email = $2, expires_at = NULL, updated_at = now()
+        WHERE id = $1 AND status = 'pending_claim' RETURNING id`,
+      [userId, externalEmail],
+    );
+    return rows.length === 1;
   }
 
   async list(principal: Principal, query: ListUsersQueryDto): Promise<UserPageDto> {
