@@ -1,4 +1,5 @@
 import { InitialSchema1795434712884 } from './1795434712884-InitialSchema';
+import { Billing1795435626831 } from './1795435626831-Billing';
 
 /** Every migration, in order. `npm run migration:generate` writes a new file; add it here. */
-export const MIGRATIONS: Function[] = [InitialSchema1795434712884];
+export const MIGRATIONS: Function[] = [InitialSchema1795434712884, Billing1795435626831];
