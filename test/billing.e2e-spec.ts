@@ -502,6 +502,8 @@ describe('billing: shared credit pools, ledger, exactly-once charges', () => {
       expect(chargeOp.parameters).toEqual(
         expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true })]),
       );
+      expect(chargeOp.responses['201'].headers).toHaveProperty('Idempotent-Replayed');
+      expect(chargeOp.responses['402'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/ProblemDto' });
       const creditOp = paths['/api/v1/admin/credits'].post;
       expect(Object.keys(creditOp.responses).sort()).toEqual(['201', '400', '401', '403', '404', '409', '422']);
       expect(creditOp.parameters).toEqual(

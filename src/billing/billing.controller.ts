@@ -24,6 +24,12 @@ import {
 } from './dto/billing.dto';
 
 const REPLAY_NOTE = 'A replay of an earlier request with the same Idempotency-Key carries `Idempotent-Replayed: true`.';
+const REPLAY_HEADER = {
+  'Idempotent-Replayed': {
+    description: 'Present, with the value `true`, when this answer is a replay of an earlier request with the same key.',
+    schema: { type: 'string', enum: ['true'] },
+  },
+};
 
 @ApiTags('billing')
 @Controller('api/v1/billing')
@@ -35,7 +41,7 @@ export class BillingController {
   @HttpCode(201)
   @ApiKeyAuth()
   @Idempotent()
-  @ApiCreatedResponse({ type: LedgerEntryDto, description: `The charge's ledger entry. ${REPLAY_NOTE}` })
+  @ApiCreatedResponse({ type: LedgerEntryDto, description: `The charge's ledger entry. ${REPLAY_NOTE}`, headers: REPLAY_HEADER })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid body, or the Idempotency-Key header is missing or malformed.' })
   @ApiResponse({
     status: 402,
@@ -95,7 +101,11 @@ export class AdminCreditsController {
       'Or the Idempotency-Key was already used for a different request.',
   })
   @Idempotent()
-  @ApiCreatedResponse({ type: LedgerEntryDto, description: `The ledger entry (reason grant or correction). ${REPLAY_NOTE}` })
+  @ApiCreatedResponse({
+    type: LedgerEntryDto,
+    description: `The ledger entry (reason grant or correction). ${REPLAY_NOTE}`,
+    headers: REPLAY_HEADER,
+  })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid body, or the Idempotency-Key header is missing or malformed.' })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'No organization has this domain.' })
   credit(
