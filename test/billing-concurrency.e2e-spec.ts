@@ -3,6 +3,7 @@ import { Agent, request } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { startTestApp, TestApp } from './support/app';
+import { withClient } from './support/database';
 import { createBillingOrg, expectBalancesMatchLedger, grantCredits } from './support/billing';
 
 const realServer = Boolean(process.env.TEST_DATABASE_URL);
@@ -80,7 +81,21 @@ function countBy(values: number[]): Record<number, number> {
     await t.app.listen({ port: 0, host: '127.0.0.1' });
     port = (t.app.getHttpServer().address() as AddressInfo).port;
   });
-  afterAll(async () => t?.close());
+  afterAll(async () => {
+    if (!t) return;
+    await t.app.close();
+    // pg-pool's end() returns before the server has seen every Terminate; let the 20 backends
+    // leave before DROP DATABASE … WITH (FORCE), so none is killed (and logged) mid-goodbye.
+    const name = new URL(t.db.url).pathname.slice(1);
+    await withClient(process.env.TEST_DATABASE_URL!, async (client) => {
+      for (let i = 0; i < 50; i++) {
+        const { rows } = await client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1`, [name]);
+        if (rows[0].n === 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    });
+    await t.db.drop();
+  });
   afterEach(async () => {
     await expectBalancesMatchLedger(t);
   });
