@@ -96,9 +96,7 @@ export class AdminCreditsController {
   @Operator()
   @ApiUnprocessableEntityResponse({
     type: ProblemDto,
-    description:
-      'A correction would take the pool below 0 (or a grant above 2,147,483,647): nothing was changed. ' +
-      'Or the Idempotency-Key was already used for a different request.',
+    description: 'Or: a correction would take the pool below 0 (or a grant above 2,147,483,647); nothing was changed.',
   })
   @Idempotent()
   @ApiCreatedResponse({

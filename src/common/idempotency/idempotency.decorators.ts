@@ -16,8 +16,8 @@ export const IDEMPOTENCY_REUSED_TEXT = 'The Idempotency-Key was already used for
 /**
  * Makes a POST route idempotent: validates the `Idempotency-Key` header, documents it and its
  * 409/422 answers in OpenAPI, and adds `Idempotent-Replayed: true` to replays. The route's service
- * passes `@IdempotencyContext()` to IdempotencyService.run. A route that documents its own 409 or
- * 422 puts that decorator above this one (the upper one wins) and mentions both causes.
+ * passes `@IdempotencyContext()` to IdempotencyService.run. A route with its own 409 or 422 adds
+ * its @ApiResponse for that status as well: @nestjs/swagger joins the descriptions.
  */
 export function Idempotent(options: IdempotencyOptions = {}) {
   const required = options.required ?? true;
