@@ -325,6 +325,7 @@ describe('billing: shared credit pools, ledger, exactly-once charges', () => {
       ['units missing', {}],
       ['a description of 501 characters', { units: 1, description: 'd'.repeat(501) }],
       ['a description that is not a string', { units: 1, description: 5 }],
+      ['a description with a NUL character', { units: 1, description: 'a\u0000b' }],
       ['an unknown field', { units: 1, user_id: '00000000-0000-0000-0000-000000000000' }],
       ['an array body', [{ units: 1 }]],
     ];
@@ -355,6 +356,7 @@ describe('billing: shared credit pools, ledger, exactly-once charges', () => {
       ['no domain', { amount: 10 }],
       ['a domain that is not a domain', { domain: 'not a domain', amount: 10 }],
       ['a reason of 501 characters', { domain: 'x.example', amount: 10, reason: 'r'.repeat(501) }],
+      ['a reason with a NUL character', { domain: 'x.example', amount: 10, reason: 'a\u0000b' }],
       ['an unknown field', { domain: 'x.example', amount: 10, balance: 5 }],
     ];
     it.each(badCredits)('refuses admin credits with %s', async (_name, body) => {

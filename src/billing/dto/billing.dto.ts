@@ -9,6 +9,8 @@ export const MAX_CHARGE_UNITS = 1_000_000;
 /** Largest grant or correction (either sign) in one request. */
 export const MAX_CREDIT_AMOUNT = 1_000_000_000;
 export const MAX_DESCRIPTION_LENGTH = 500;
+/** PostgreSQL text cannot hold U+0000: refuse it as bad input instead of failing at the database. */
+const NO_NUL = /^[^\u0000]*$/;
 
 export class CreateChargeDto {
   /** Credits to spend: a whole number from 1 to 1,000,000. */
@@ -21,6 +23,7 @@ export class CreateChargeDto {
   @IsOptional()
   @IsString()
   @MaxLength(MAX_DESCRIPTION_LENGTH)
+  @Matches(NO_NUL, { message: 'description must not contain NUL characters' })
   description?: string;
 }
 
@@ -47,6 +50,7 @@ export class CreateCreditDto {
   @IsOptional()
   @IsString()
   @MaxLength(MAX_DESCRIPTION_LENGTH)
+  @Matches(NO_NUL, { message: 'reason must not contain NUL characters' })
   reason?: string;
 }
 
