@@ -4,6 +4,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
+import { BillingModule } from './billing/billing.module';
 import { ClaimsModule } from './claims/claims.module';
 import { redactSecrets } from './common/redact';
 import { AppConfig } from './config/app-config';
@@ -47,6 +48,7 @@ export class AppModule {
         ApiKeysModule,
         ProvisioningModule,
         ClaimsModule,
+        BillingModule,
       ],
     };
   }

@@ -21,6 +21,11 @@ const CONTRACT_ROUTES: { method: string; path: string; public?: boolean }[] = [
   { method: 'get', path: '/api/v1/claims/{token}', public: true },
   { method: 'post', path: '/api/v1/claims/{token}', public: true },
   { method: 'get', path: '/claim/{token}', public: true },
+  { method: 'get', path: '/api/v1/billing/balance' },
+  { method: 'get', path: '/api/v1/billing/ledger' },
+  { method: 'get', path: '/api/v1/billing/usage' },
+  { method: 'post', path: '/api/v1/billing/charges' },
+  { method: 'post', path: '/api/v1/admin/credits' },
   { method: 'get', path: '/health', public: true },
 ];
 
