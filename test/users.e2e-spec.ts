@@ -100,3 +100,21 @@ describe('users and organizations', () => {
     expect(denied.status).toBe(403);
   });
 });
+
+describe('NUL characters in input', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(async () => t?.close());
+
+  it.each([
+    ['POST /api/v1/api-keys name', (key: string) => t.http().post('/api/v1/api-keys').set('X-API-Key', key).send({ name: 'a\u0000b' }), 'name'],
+    ['POST /api/v1/admin/users email', (key: string) => t.http().post('/api/v1/admin/users').set('X-API-Key', key).send({ email: 'a\u0000@b.com' }), 'email'],
+    ['GET /api/v1/users?status', (key: string) => t.http().get('/api/v1/users?status=%00').set('X-API-Key', key), 'status'],
+  ])('refuses %s with 400 naming the field', async (_name, send, field) => {
+    const res = await send(t.adminKey);
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ field, message: 'must not contain the NUL character' }]);
+  });
+});
