@@ -93,7 +93,9 @@ const FIGURES = [
       }),
     reference: (ctx, seconds) => pgbench(ctx, 'charge.sql', seconds, { org_id: ctx.organizationId, user_id: ctx.meUserId }),
     finish: async (ctx) => {
-      ctx.ledgerConsistent = await checkLedger(ctx);
+      const consistent = await checkLedger(ctx);
+      const noOverspend = await checkNoOverspend(ctx);
+      ctx.ledgerConsistent = consistent && noOverspend;
     },
   },
 ];
@@ -397,13 +399,51 @@ async function checkLedger(ctx) {
   try {
     const { rows } = await client.query(
       `SELECT o.balance::bigint AS balance,
-              (SELECT coalesce(sum(l.delta), 0)::bigint FROM ledger_entries l WHERE l.organization_id = o.id) AS ledger_sum
+              (SELECT coalesce(sum(l.delta), 0)::bigint FROM credit_ledger_entries l WHERE l.organization_id = o.id) AS ledger_sum
          FROM organizations o WHERE o.id = $1`,
       [ctx.organizationId],
     );
     const { balance, ledger_sum } = rows[0];
     console.log(`    ledger check: balance ${balance}, Σ ledger ${ledger_sum}`);
     return balance === ledger_sum && Number(balance) >= 0;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Zero overspend under contention: a second organization gets 100 credits, then 16 connections
+ * charge 1 credit for a second: exactly 100 charges must succeed (the rest 402), leaving 0.
+ */
+async function checkNoOverspend(ctx) {
+  const domain = `short-${ctx.tag}.example`;
+  const owner = await ctx.api('POST', '/api/v1/admin/users', ctx.adminKey, { body: { email: `owner@${domain}` } });
+  if (owner.status !== 201) throw new Error(`create owner: ${owner.status} ${owner.text}`);
+  const granted = await ctx.api('POST', '/api/v1/admin/credits', ctx.adminKey, {
+    body: { domain, amount: 100, reason: 'overspend check' },
+    headers: { 'idempotency-key': `bench-short-${ctx.tag}` },
+  });
+  if (granted.status !== 201 && granted.status !== 200) throw new Error(`grant: ${granted.status} ${granted.text}`);
+  const run = await autocannon({
+    url: ctx.baseUrl, kind: 'charges', path: '/api/v1/billing/charges', apiKey: owner.json.api_key,
+    connections: 16, seconds: 1, units: 1, tag: `${ctx.tag}-short`,
+  });
+  const client = new Client({ connectionString: ctx.dbUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      `SELECT o.balance, (SELECT count(*)::int FROM credit_ledger_entries l WHERE l.organization_id = o.id AND l.reason = 'charge') AS charges,
+              (SELECT coalesce(sum(l.delta), 0)::int FROM credit_ledger_entries l WHERE l.organization_id = o.id) AS ledger_sum
+         FROM organizations o WHERE o.domain = $1`,
+      [domain],
+    );
+    const { balance, charges, ledger_sum } = rows[0];
+    const ok = run.ok === 100 && charges === 100 && balance === 0 && ledger_sum === 0;
+    console.log(
+      `    overspend check: 100 credits, ${run.ok + run.non2xx} charges tried by 16 connections: ${run.ok} accepted, ` +
+        `${JSON.stringify(run.status)}; balance ${balance}, Σ ledger ${ledger_sum}: ${ok ? 'no overspend' : 'OVERSPEND OR LOSS'}`,
+    );
+    return ok;
   } finally {
     await client.end();
   }

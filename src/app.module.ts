@@ -1,9 +1,12 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
+import { BillingModule } from './billing/billing.module';
+import { ClaimsModule } from './claims/claims.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
 import { dataSourceOptions } from './database/data-source-options';
@@ -24,12 +27,15 @@ export class AppModule {
         // access-log hook (common/access-log.ts), so no pino-http middleware is applied.
         LoggerModule.forRoot({ pinoHttp: { logger }, forRoutes: [] }),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl, config.databasePoolSize), migrationsRun: true }),
+        ScheduleModule.forRoot(),
         PreparedStatementsModule,
         AuthModule,
         HealthModule,
         UsersModule,
         ApiKeysModule,
         ProvisioningModule,
+        ClaimsModule,
+        BillingModule,
       ],
     };
   }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { paginateByCreation } from '../common/pagination';
+import { queryRows } from '../database/query-rows';
 import { canManageOrganization, Principal } from '../common/principal';
 import { ProblemException } from '../common/problem';
 import { User } from '../users/entities/user.entity';
@@ -64,11 +65,42 @@ export class ApiKeysService {
 
   /** Revokes every live key of a user, inside the caller's transaction. Returns the revoked ids. */
   async revokeAllForUser(manager: EntityManager, userId: string): Promise<string[]> {
-    const rows: { id: string }[] = await manager.query(
+    const rows = await queryRows<{ id: string }>(
+      manager,
       `UPDATE api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
       [userId],
     );
     await this.keyCache.notifyUsersChanged(manager, [userId]);
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Deletes every key (live or revoked) of these users, inside the caller's transaction, before the
+   * users themselves are deleted. Returns the deleted key ids.
+   */
+  async deleteAllForUsers(manager: EntityManager, userIds: string[]): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    const rows = await queryRows<{ id: string }>(
+      manager,
+      `DELETE FROM api_keys WHERE user_id = ANY($1::uuid[]) RETURNING id`,
+      [userIds],
+    );
+    await this.keyCache.notifyUsersChanged(manager, userIds);
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Moves every key of one user to another, inside the caller's transaction. `billing_organization_id`
+   * is left as it is, so the keys keep spending the pool they spent before. Returns the moved key ids.
+   */
+  async moveAllToUser(manager: EntityManager, fromUserId: string, toUserId: string): Promise<string[]> {
+    const rows = await queryRows<{ id: string }>(
+      manager,
+      `UPDATE api_keys SET user_id = $2 WHERE user_id = $1 RETURNING id`,
+      [fromUserId, toUserId],
+    );
+    // The moved keys now answer as the receiving user: both users' cached entries go.
+    await this.keyCache.notifyUsersChanged(manager, [fromUserId, toUserId]);
     return rows.map((row) => row.id);
   }
 

@@ -1,13 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import pino, { DestinationStream, Logger } from 'pino';
+import { redactSecrets } from './redact';
 
-/** Anything that looks like a Provisio secret (API key or claim token), wherever it appears in a URL. */
-const SECRET_IN_URL = /\b(pv[kc]_)[0-9A-Za-z]+/g;
-
-/** The URL as logged: keys and claim tokens (e.g. /api/v1/claims/pvc_…) replaced by `[redacted]`. */
-export function redactUrl(url: string): string {
-  return url.replace(SECRET_IN_URL, '$1[redacted]');
-}
 
 /**
  * The application's one pino logger. Writes JSON lines to stdout asynchronously (sonic-boom
@@ -52,7 +46,7 @@ export function registerAccessLog(fastify: FastifyInstance, logger: Logger): voi
     if (logger.isLevelEnabled(level) && request.url !== '/health') {
       logger[level](
         {
-          req: { id: request.id, method: request.method, url: redactUrl(request.url), remoteAddress: request.ip },
+          req: { id: request.id, method: request.method, url: redactSecrets(request.url), remoteAddress: request.ip },
           res: { statusCode: status },
           responseTime: Math.round(reply.elapsedTime * 100) / 100,
         },

@@ -31,6 +31,11 @@ export class StrictValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    // PostgreSQL text cannot hold NUL: refuse it here as bad input rather than fail at the database.
+    const nulField = findNul(value, metadata.type === 'body' ? '' : (metadata.data ?? ''));
+    if (nulField !== null) {
+      throw ProblemException.validation([{ field: nulField || 'body', message: 'must not contain the NUL character' }]);
+    }
     if (metadata.type === 'body' && metadata.metatype && this.toValidate(metadata)) {
       if (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw ProblemException.validation(
@@ -41,4 +46,16 @@ export class StrictValidationPipe extends ValidationPipe {
     }
     return super.transform(value, metadata);
   }
+}
+
+/** The path of the first string holding U+0000 in a parsed body, query or parameter; null if none. */
+function findNul(value: unknown, path: string, depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (depth > 32 || value === null || typeof value !== 'object') return null;
+  for (const [key, item] of Object.entries(value)) {
+    if (key.includes('\u0000')) return path ? `${path}.${key.replace(/\u0000/g, '')}` : 'body';
+    const found = findNul(item, path ? `${path}.${key}` : key, depth + 1);
+    if (found !== null) return found;
+  }
+  return null;
 }

@@ -7,6 +7,7 @@ import { paginateByCreation, PageQueryDto } from '../common/pagination';
 import type { Principal, UserRole, UserStatus } from '../common/principal';
 import { ProblemException } from '../common/problem';
 import { PreparedStatements, Statement } from '../database/prepared-statements';
+import { queryRows } from '../database/query-rows';
 import {
   AdminCreateUserDto,
   AdminUpdateUserDto,
@@ -128,6 +129,39 @@ export class UsersService {
     );
     if (rows.length === 0) throw await this.emailTaken(manager, user.email);
     return userFromRow(rows[0]);
+  }
+
+  /**
+   * Deletes placeholder users of provisions (cancel, expiry, transfer into another account) and all
+   * their keys, inside the caller's transaction. Active users are never deleted here.
+   */
+  async deletePlaceholderUsers(manager: EntityManager, userIds: string[]): Promise<{ userIds: string[]; keyIds: string[] }> {
+    if (userIds.length === 0) return { userIds: [], keyIds: [] };
+    const placeholders: { id: string }[] = await manager.query(
+      `SELECT id FROM users WHERE id = ANY($1::uuid[]) AND status <> 'active' ORDER BY id FOR UPDATE`,
+      [userIds],
+    );
+    const ids = placeholders.map((row) => row.id);
+    const keyIds = await this.apiKeys.deleteAllForUsers(manager, ids);
+    if (ids.length > 0) await manager.query(`DELETE FROM users WHERE id = ANY($1::uuid[])`, [ids]);
+    return { userIds: ids, keyIds };
+  }
+
+  /**
+   * The placeholder of a claimed provision becomes an ordinary active user that never expires,
+   * inside the caller's transaction. False when the user is no longer `pending_claim` (e.g. it was
+   * deactivated meanwhile): nothing is changed then.
+   */
+  async activateClaimedUser(manager: EntityManager, userId: string, externalEmail: string): Promise<boolean> {
+    const rows = await queryRows<{ id: string }>(
+      manager,
+      `UPDATE users SET status = 'active', external_email = $2, expires_at = NULL, updated_at = now()
+        WHERE id = $1 AND status = 'pending_claim' RETURNING id`,
+      [userId, externalEmail],
+    );
+    // Its cached principal still says pending_claim with an expiry.
+    if (rows.length === 1) await this.keyCache.notifyUsersChanged(manager, [userId]);
+    return rows.length === 1;
   }
 
   async list(principal: Principal, query: ListUsersQueryDto): Promise<UserPageDto> {

@@ -1,0 +1,116 @@
+import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiResponse,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import { ApiKeyAuth, CurrentPrincipal, Operator, OrgManager } from '../common/auth.decorators';
+import { Idempotent, IdempotencyContext, IdempotentRequest } from '../common/idempotency';
+import type { Principal } from '../common/principal';
+import { ProblemDto } from '../common/problem';
+import { BillingService } from './billing.service';
+import {
+  BalanceDto,
+  CreateChargeDto,
+  CreateCreditDto,
+  LedgerEntryDto,
+  LedgerEntryPageDto,
+  LedgerQueryDto,
+  UsageDto,
+  UsageQueryDto,
+} from './dto/billing.dto';
+
+const REPLAY_NOTE = 'A replay of an earlier request with the same Idempotency-Key carries `Idempotent-Replayed: true`.';
+const REPLAY_HEADER = {
+  'Idempotent-Replayed': {
+    description: 'Present, with the value `true`, when this answer is a replay of an earlier request with the same key.',
+    schema: { type: 'string', enum: ['true'] },
+  },
+};
+
+@ApiTags('billing')
+@Controller('api/v1/billing')
+export class BillingController {
+  constructor(private readonly billing: BillingService) {}
+
+  /** Spends credits of the pool the calling key bills, exactly once per Idempotency-Key. */
+  @Post('charges')
+  @HttpCode(201)
+  @ApiKeyAuth()
+  @Idempotent()
+  @ApiCreatedResponse({ type: LedgerEntryDto, description: `The charge's ledger entry. ${REPLAY_NOTE}`, headers: REPLAY_HEADER })
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid body, or the Idempotency-Key header is missing or malformed.' })
+  @ApiResponse({
+    status: 402,
+    type: ProblemDto,
+    description:
+      'The pool has fewer credits than `units`: nothing was charged. Stored with the key: a retry with the same key ' +
+      'replays this 402 even after a top-up, so use a new key.',
+  })
+  charge(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateChargeDto,
+    @IdempotencyContext() idempotency: IdempotentRequest,
+  ): Promise<LedgerEntryDto> {
+    return this.billing.charge(principal, dto, idempotency);
+  }
+
+  /** The credit pool the calling key spends. */
+  @Get('balance')
+  @ApiKeyAuth()
+  balance(@CurrentPrincipal() principal: Principal): Promise<BalanceDto> {
+    return this.billing.balance(principal);
+  }
+
+  /** Your organization's ledger, newest first; `user_id` keeps one user's entries. */
+  @Get('ledger')
+  @OrgManager()
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid query parameters.' })
+  ledger(@CurrentPrincipal() principal: Principal, @Query() query: LedgerQueryDto): Promise<LedgerEntryPageDto> {
+    return this.billing.ledger(principal, query);
+  }
+
+  /** Credits spent per user of your organization in `[since, until)`. */
+  @Get('usage')
+  @OrgManager()
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'since or until is not an ISO 8601 date-time, or until is before since.' })
+  usage(@CurrentPrincipal() principal: Principal, @Query() query: UsageQueryDto): Promise<UsageDto> {
+    return this.billing.usage(principal, query);
+  }
+}
+
+@ApiTags('admin')
+@Controller('api/v1/admin')
+export class AdminCreditsController {
+  constructor(private readonly billing: BillingService) {}
+
+  /**
+   * Grants credits to an organization's pool (positive `amount`) or corrects it (negative, never
+   * below 0), exactly once per Idempotency-Key (scoped to your organization).
+   */
+  @Post('credits')
+  @HttpCode(201)
+  @Operator()
+  @ApiUnprocessableEntityResponse({
+    type: ProblemDto,
+    description: 'Or: a correction would take the pool below 0 (or a grant above 2,147,483,647); nothing was changed.',
+  })
+  @Idempotent()
+  @ApiCreatedResponse({
+    type: LedgerEntryDto,
+    description: `The ledger entry (reason grant or correction). ${REPLAY_NOTE}`,
+    headers: REPLAY_HEADER,
+  })
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid body, or the Idempotency-Key header is missing or malformed.' })
+  @ApiNotFoundResponse({ type: ProblemDto, description: 'No organization has this domain.' })
+  credit(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateCreditDto,
+    @IdempotencyContext() idempotency: IdempotentRequest,
+  ): Promise<LedgerEntryDto> {
+    return this.billing.credit(principal, dto, idempotency);
+  }
+}

@@ -1,0 +1,127 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsInt, IsISO8601, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, NotEquals } from 'class-validator';
+import { PageOf, PageQueryDto } from '../../common/pagination';
+import { LEDGER_REASONS } from '../entities/ledger-entry.entity';
+import type { LedgerReason } from '../entities/ledger-entry.entity';
+
+/** Largest charge in one request. */
+export const MAX_CHARGE_UNITS = 1_000_000;
+/** Largest grant or correction (either sign) in one request. */
+export const MAX_CREDIT_AMOUNT = 1_000_000_000;
+export const MAX_DESCRIPTION_LENGTH = 500;
+/** PostgreSQL text cannot hold U+0000: refuse it as bad input instead of failing at the database. */
+const NO_NUL = /^[^\u0000]*$/;
+
+export class CreateChargeDto {
+  /** Credits to spend: a whole number from 1 to 1,000,000. */
+  @IsInt({ message: 'units must be an integer' })
+  @Min(1, { message: 'units must be at least 1' })
+  @Max(MAX_CHARGE_UNITS, { message: `units must be at most ${MAX_CHARGE_UNITS}` })
+  units: number;
+
+  /** What the credits were spent on (up to 500 characters). */
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_DESCRIPTION_LENGTH)
+  @Matches(NO_NUL, { message: 'description must not contain NUL characters' })
+  description?: string;
+}
+
+export class CreateCreditDto {
+  /** The organization's email domain, e.g. `orchestrator.com`. */
+  @IsString()
+  @MaxLength(253)
+  @Matches(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, {
+    message: 'domain must be a domain name such as orchestrator.com',
+  })
+  domain: string;
+
+  /**
+   * Credits to add (a grant) or, negative, to remove (a correction, refused with 422 if it would take
+   * the pool below 0). A non-zero whole number within ±1,000,000,000.
+   */
+  @IsInt({ message: 'amount must be an integer' })
+  @NotEquals(0, { message: 'amount must not be 0' })
+  @Min(-MAX_CREDIT_AMOUNT, { message: `amount must be at least -${MAX_CREDIT_AMOUNT}` })
+  @Max(MAX_CREDIT_AMOUNT, { message: `amount must be at most ${MAX_CREDIT_AMOUNT}` })
+  amount: number;
+
+  /** Why: stored as the ledger entry's description (up to 500 characters). */
+  @IsOptional()
+  @IsString()
+  @MaxLength(MAX_DESCRIPTION_LENGTH)
+  @Matches(NO_NUL, { message: 'reason must not contain NUL characters' })
+  reason?: string;
+}
+
+export class LedgerEntryDto {
+  id: string;
+  /** The organization whose pool changed. */
+  organization_id: string;
+  /** Who spent (charge) or who granted (grant, correction); null if that user was deleted. */
+  user_id: string | null;
+  /** The API key that made the change; null if that key was deleted. */
+  api_key_id: string | null;
+  /** Credits added (positive) or removed (negative). */
+  delta: number;
+  @ApiProperty({ enum: LEDGER_REASONS })
+  reason: LedgerReason;
+  description: string | null;
+  /** The pool's balance right after this entry. */
+  balance_after: number;
+  /** The Idempotency-Key of the request that wrote the entry. */
+  idempotency_key: string | null;
+  created_at: string;
+}
+
+export class LedgerEntryPageDto extends PageOf(LedgerEntryDto) {}
+
+export class LedgerQueryDto extends PageQueryDto {
+  /** Only entries of this user (who spent or who granted). */
+  @IsOptional()
+  @IsUUID('all', { message: 'user_id must be a UUID' })
+  user_id?: string;
+}
+
+export class BalanceDto {
+  /** The organization whose pool the calling key spends. */
+  organization_id: string;
+  domain: string;
+  /** Credits left in the pool. */
+  balance: number;
+}
+
+export class UsageQueryDto {
+  /** Start of the window, inclusive (ISO 8601, e.g. `2026-11-01T00:00:00Z`). Default: the beginning. */
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'since must be an ISO 8601 date-time' })
+  since?: string;
+
+  /** End of the window, exclusive (ISO 8601). Default: now. */
+  @IsOptional()
+  @IsISO8601({ strict: true }, { message: 'until must be an ISO 8601 date-time' })
+  until?: string;
+}
+
+export class UserUsageDto {
+  /** The user who spent; null for charges of users since deleted. */
+  user_id: string | null;
+  /** That user's email; null if the user was deleted. */
+  email: string | null;
+  /** Credits spent in the window. */
+  units: number;
+  /** Number of charges in the window. */
+  charges: number;
+}
+
+export class UsageDto {
+  organization_id: string;
+  /** The window's start as applied (null: from the beginning). */
+  since: string | null;
+  /** The window's end as applied (null: up to now). */
+  until: string | null;
+  /** Credits spent by everyone in the window. */
+  total_units: number;
+  /** One row per user who spent, most units first. */
+  data: UserUsageDto[];
+}

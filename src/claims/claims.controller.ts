@@ -1,0 +1,66 @@
+import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiGoneResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import { CurrentPrincipal, OptionalApiKey, Public } from '../common/auth.decorators';
+import type { Principal } from '../common/principal';
+import { ProblemDto } from '../common/problem';
+import { ClaimsService } from './claims.service';
+import { ClaimDto, ClaimPreviewDto, ClaimResultDto } from './dto/claim.dto';
+
+const TOKEN_PARAM = { name: 'token', description: 'The claim token from the claim link: `pvc_` + 32 base62 characters.' };
+
+@ApiTags('claims')
+@Controller('api/v1/claims')
+export class ClaimsController {
+  constructor(private readonly claims: ClaimsService) {}
+
+  /** What a claim link offers. Reading never claims. */
+  @Get(':token')
+  @Public()
+  @ApiParam(TOKEN_PARAM)
+  @ApiNotFoundResponse({ type: ProblemDto, description: 'Unknown (or malformed) token.' })
+  @ApiGoneResponse({
+    type: ProblemDto,
+    description: 'The provision was claimed, expired or cancelled; `provision_status` says which.',
+  })
+  preview(@Param('token') token: string): Promise<ClaimPreviewDto> {
+    return this.claims.preview(token);
+  }
+
+  /**
+   * Claims the provisioned account, once. Without `X-API-Key` the provisioned user becomes yours
+   * (status `active`, `external_email` = `email`) and keeps its key. With the `X-API-Key` of an
+   * existing active account, the provisioned keys move to that account (still spending the
+   * provisioning organization's credits) and the provisioned user is deleted.
+   */
+  @Post(':token')
+  @HttpCode(200)
+  @OptionalApiKey()
+  @ApiParam(TOKEN_PARAM)
+  @ApiOkResponse({ type: ClaimResultDto, description: 'Claimed.' })
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid email or body.' })
+  @ApiNotFoundResponse({ type: ProblemDto, description: 'Unknown (or malformed) token.' })
+  @ApiConflictResponse({
+    type: ProblemDto,
+    description:
+      "The receiving account is not active, is the provisioned account itself, or the provisioned account was deactivated. Nothing changed; the link stays usable.",
+  })
+  @ApiGoneResponse({
+    type: ProblemDto,
+    description: 'Already claimed, expired or cancelled; `provision_status` says which.',
+  })
+  claim(
+    @Param('token') token: string,
+    @Body() dto: ClaimDto,
+    @CurrentPrincipal() principal: Principal | undefined,
+  ): Promise<ClaimResultDto> {
+    return this.claims.claim(token, dto, principal);
+  }
+}

@@ -1,0 +1,57 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+
+const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
+
+/**
+ * Deletes expired idempotency keys, in batches that several instances can run at once
+ * (`FOR UPDATE SKIP LOCKED`). Expired keys are already free to be reused (the claim deletes an
+ * expired row it meets), so this only keeps the table small; it runs hourly.
+ */
+@Injectable()
+export class IdempotencyKeySweeper implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(IdempotencyKeySweeper.name);
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.sweepLogged(), SWEEP_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Deletes every key expired now; returns how many. */
+  async sweep(batchSize = 5000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const rows: { n: number }[] = await this.dataSource.query(
+        `WITH batch AS (
+           SELECT organization_id, key FROM idempotency_keys
+            WHERE expires_at <= now()
+            LIMIT $1
+              FOR UPDATE SKIP LOCKED)
+         , gone AS (
+           DELETE FROM idempotency_keys k USING batch
+            WHERE k.organization_id = batch.organization_id AND k.key = batch.key
+           RETURNING 1)
+         SELECT count(*)::int AS n FROM gone`,
+        [batchSize],
+      );
+      total += rows[0].n;
+      if (rows[0].n < batchSize) return total;
+    }
+  }
+
+  private async sweepLogged(): Promise<void> {
+    try {
+      const deleted = await this.sweep();
+      if (deleted > 0) this.logger.log(`Deleted ${deleted} expired idempotency keys`);
+    } catch (error) {
+      this.logger.error(`Idempotency key sweep failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+}

@@ -1,0 +1,189 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, EntityManager } from 'typeorm';
+import { FieldError, ProblemException } from '../problem';
+
+/** How long an answered key is kept (and replayed) before it may be reused. */
+export const IDEMPOTENCY_KEY_TTL_HOURS = 24;
+
+/** The validated Idempotency-Key of one request and the fingerprint of that request. */
+export class IdempotentRequest {
+  /** Set when the answer is a replay of an earlier request with this key. */
+  replayed = false;
+
+  constructor(
+    readonly key: string,
+    readonly fingerprint: Buffer,
+  ) {}
+}
+
+/** A stored answer: the JSON body of a success, or the parts of a problem to rebuild it. */
+type StoredAnswer =
+  | { kind: 'body'; body: unknown }
+  | { kind: 'problem'; code: string; detail: string; errors?: FieldError[]; extensions?: Record<string, unknown> };
+
+type Attempt<T> =
+  | { kind: 'done'; value: T }
+  | { kind: 'refused'; problem: ProblemException }
+  | { kind: 'replay'; status: number; answer: StoredAnswer };
+
+interface KeyRow {
+  request_hash: Buffer;
+  status: 'in_progress' | 'completed';
+  response_status: number | null;
+  response_body: StoredAnswer | null;
+  expired: boolean;
+}
+
+const SAVEPOINT = 'idempotent_work';
+
+/**
+ * Exactly-once POST handling (Stripe / IETF `Idempotency-Key` semantics), for any route:
+ *
+ * - the key is claimed with `INSERT … ON CONFLICT DO NOTHING` in the SAME transaction as the work,
+ *   so the claim and the work commit or roll back together;
+ * - a second request with the key while the first is in flight blocks on the unique index until
+ *   the first commits, then reads its answer and replays it (if the first rolled back, the second
+ *   claims the key and does the work) — never a second execution;
+ * - same key, same request: the stored status and body are replayed (`request.replayed` is set so
+ *   the interceptor adds `Idempotent-Replayed: true`);
+ * - same key, another request (method, path, caller or body differ): 422;
+ * - a 4xx problem thrown by the work (402 short pool, 404, 422, …) is a business answer: the work's
+ *   writes are rolled back to a savepoint, the problem is stored and replayed like a success;
+ *   anything else (5xx, unknown errors) rolls everything back, key included, so a retry runs anew;
+ * - keys live IDEMPOTENCY_KEY_TTL_HOURS; an expired key is free to be claimed again.
+ */
+@Injectable()
+export class IdempotencyService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  /**
+   * Runs `work` in a new transaction guarded by the key (or, without a key, just in a transaction).
+   * `scope` is the organization the key belongs to. The result must be plain JSON (it is stored).
+   */
+  async run<T>(
+    scope: string,
+    request: IdempotentRequest | undefined,
+    work: (manager: EntityManager) => Promise<T>,
+    options: { successStatus?: number } = {},
+  ): Promise<T> {
+    if (!request) return this.dataSource.transaction(work);
+    const successStatus = options.successStatus ?? 201;
+    const outcome = await this.dataSource.transaction((manager) =>
+      this.attempt(manager, scope, request, work, successStatus),
+    );
+    switch (outcome.kind) {
+      case 'done':
+        return outcome.value;
+      case 'refused':
+        throw outcome.problem;
+      case 'replay':
+        request.replayed = true;
+        if (outcome.answer.kind === 'body') return outcome.answer.body as T;
+        throw new ProblemException(
+          outcome.status,
+          outcome.answer.code,
+          outcome.answer.detail,
+          outcome.answer.errors,
+          outcome.answer.extensions,
+        );
+    }
+  }
+
+  private async attempt<T>(
+    manager: EntityManager,
+    scope: string,
+    request: IdempotentRequest,
+    work: (manager: EntityManager) => Promise<T>,
+    successStatus: number,
+  ): Promise<Attempt<T>> {
+    // At most three rounds: claim, or read the holder's answer, or free an expired key and claim again.
+    for (let round = 0; round < 3; round++) {
+      const claimed: unknown[] = await manager.query(
+        `INSERT INTO idempotency_keys (organization_id, key, request_hash, status, expires_at)
+         VALUES ($1, $2, $3, 'in_progress', now() + make_interval(hours => $4))
+         ON CONFLICT (organization_id, key) DO NOTHING
+         RETURNING 1`,
+        [scope, request.key, request.fingerprint, IDEMPOTENCY_KEY_TTL_HOURS],
+      );
+      if (claimed.length === 1) return this.execute(manager, scope, request, work, successStatus);
+
+      const rows: KeyRow[] = await manager.query(
+        `SELECT request_hash, status, response_status, response_body, expires_at <= now() AS expired
+           FROM idempotency_keys WHERE organization_id = $1 AND key = $2`,
+        [scope, request.key],
+      );
+      const row = rows[0];
+      if (!row) continue; // swept between the two statements: claim again
+      if (row.expired) {
+        await manager.query(
+          `DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND expires_at <= now()`,
+          [scope, request.key],
+        );
+        continue;
+      }
+      if (!row.request_hash.equals(request.fingerprint)) {
+        return {
+          kind: 'refused',
+          problem: ProblemException.unprocessable(
+            'idempotency-key-reused',
+            'This Idempotency-Key was already used for a different request (another route, caller or body). ' +
+              'Use a new key for a new request.',
+          ),
+        };
+      }
+      if (row.status !== 'completed' || row.response_status === null || row.response_body === null) {
+        return { kind: 'refused', problem: inProgress() };
+      }
+      return { kind: 'replay', status: row.response_status, answer: row.response_body };
+    }
+    return { kind: 'refused', problem: inProgress() };
+  }
+
+  /** The key is ours: run the work behind a savepoint and store its answer with the key. */
+  private async execute<T>(
+    manager: EntityManager,
+    scope: string,
+    request: IdempotentRequest,
+    work: (manager: EntityManager) => Promise<T>,
+    successStatus: number,
+  ): Promise<Attempt<T>> {
+    await manager.query(`SAVEPOINT ${SAVEPOINT}`);
+    try {
+      const value = await work(manager);
+      await this.complete(manager, scope, request, successStatus, { kind: 'body', body: value });
+      return { kind: 'done', value };
+    } catch (error) {
+      if (!(error instanceof ProblemException) || error.getStatus() >= 500) throw error;
+      await manager.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+      await this.complete(manager, scope, request, error.getStatus(), {
+        kind: 'problem',
+        code: error.code,
+        detail: error.detail,
+        ...(error.fieldErrors ? { errors: error.fieldErrors } : {}),
+        ...(error.extensions ? { extensions: error.extensions } : {}),
+      });
+      return { kind: 'refused', problem: error };
+    }
+  }
+
+  private async complete(
+    manager: EntityManager,
+    scope: string,
+    request: IdempotentRequest,
+    status: number,
+    answer: StoredAnswer,
+  ): Promise<void> {
+    await manager.query(
+      `UPDATE idempotency_keys SET status = 'completed', response_status = $3, response_body = $4::jsonb
+        WHERE organization_id = $1 AND key = $2`,
+      [scope, request.key, status, JSON.stringify(answer)],
+    );
+  }
+}
+
+function inProgress(): ProblemException {
+  return ProblemException.conflict(
+    'idempotency-key-in-progress',
+    'A request with this Idempotency-Key is still being processed. Retry later to get its answer.',
+  );
+}

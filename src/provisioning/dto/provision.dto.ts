@@ -1,0 +1,78 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { PageOf, PageQueryDto } from '../../common/pagination';
+import { PROVISION_ROLES, PROVISION_STATUSES } from '../provision-status';
+import type { ProvisionRole, ProvisionStatus } from '../provision-status';
+
+export class CreateProvisionDto {
+  /** The role of the user in your organization. */
+  @ApiProperty({ enum: PROVISION_ROLES, default: 'member', required: false })
+  @IsOptional()
+  @IsIn(PROVISION_ROLES, { message: 'role must be one of: member, admin' })
+  role?: ProvisionRole;
+
+  /** Whether the claimed account skips onboarding. */
+  @ApiProperty({ default: true, required: false })
+  @IsOptional()
+  @IsBoolean()
+  skip_onboarding?: boolean;
+
+  /**
+   * The end-user's address, if known: the user is created as `<local part>@<your domain>` (as
+   * create-user does). Without it the user gets `provisioned-<short id>@<your domain>`.
+   */
+  @IsOptional()
+  @IsString()
+  @MaxLength(320)
+  email?: string;
+}
+
+export class ProvisionDto {
+  id: string;
+  organization_id: string;
+  /** The placeholder user; null once it was deleted (cancelled, expired, or claimed into another account). */
+  user_id: string | null;
+  /** The placeholder user's address. */
+  email: string;
+  @ApiProperty({ enum: PROVISION_ROLES })
+  role: ProvisionRole;
+  skip_onboarding: boolean;
+  /** `expired` as soon as `expires_at` has passed, even before the expiry job rewrote the row. */
+  @ApiProperty({ enum: PROVISION_STATUSES })
+  status: ProvisionStatus;
+  expires_at: string;
+  /** The provisioner that created it. */
+  created_by: string | null;
+  /** The account that holds the provisioned keys after the claim. */
+  claimed_by_user_id: string | null;
+  claimed_at: string | null;
+  cancelled_at: string | null;
+  expired_at: string | null;
+  created_at: string;
+}
+
+export class CreatedProvisionDto extends ProvisionDto {
+  /** The placeholder user's API key: it works at once. Shown only in this response. */
+  @ApiProperty({ example: 'pvk_4Wd0mX7q2T9bK1yZr8LpQn3sVc6HjE5a0h3KzA' })
+  api_key: string;
+
+  /** The claim link to hand to the end-user (single use). Shown only in this response. */
+  @ApiProperty({ example: 'https://provisio.example.com/claim/pvc_8sK2mQ0xVb4Zr7TnLp1WcY9dHe3Ja6Uf' })
+  claim_url: string;
+}
+
+export class ProvisionPageDto extends PageOf(ProvisionDto) {}
+
+export class ListProvisionsQueryDto extends PageQueryDto {
+  /** Only provisions with this (effective) status. */
+  @ApiProperty({ enum: PROVISION_STATUSES, required: false })
+  @IsOptional()
+  @IsIn(PROVISION_STATUSES, { message: 'status must be one of: pending, claimed, expired, cancelled' })
+  status?: ProvisionStatus;
+}
+
+export class ProvisionIdParamsDto {
+  @IsUUID('all', { message: 'id must be a UUID' })
+  @MaxLength(36)
+  id: string;
+}

@@ -1,0 +1,58 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, Provisioner } from '../common/auth.decorators';
+import type { Principal } from '../common/principal';
+import { ProblemDto } from '../common/problem';
+import {
+  CreatedProvisionDto,
+  CreateProvisionDto,
+  ListProvisionsQueryDto,
+  ProvisionDto,
+  ProvisionIdParamsDto,
+  ProvisionPageDto,
+} from './dto/provision.dto';
+import { ProvisionsService } from './provisions.service';
+
+@ApiTags('provisions')
+@Provisioner()
+@Controller('api/v1/provisions')
+export class ProvisionsController {
+  constructor(private readonly provisions: ProvisionsService) {}
+
+  /**
+   * Creates a claimable user in your organization: a `pending_claim` user with an API key that works
+   * at once, and a single-use claim link. Unclaimed, it expires after PROVISION_TTL_SECONDS (7 days
+   * by default) and its user and keys are deleted.
+   */
+  @Post()
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid email, role or body.' })
+  @ApiConflictResponse({ type: ProblemDto, description: 'The mapped address exists; `existing_user_id` names that user.' })
+  create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateProvisionDto): Promise<CreatedProvisionDto> {
+    return this.provisions.create(principal, dto);
+  }
+
+  /** Your organization's provisions, oldest first, optionally only those with one (effective) status. */
+  @Get()
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid query parameters.' })
+  list(@CurrentPrincipal() principal: Principal, @Query() query: ListProvisionsQueryDto): Promise<ProvisionPageDto> {
+    return this.provisions.list(principal, query);
+  }
+
+  /** One provision of your organization. */
+  @Get(':id')
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'The id is not a UUID.' })
+  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such provision in your organization.' })
+  get(@CurrentPrincipal() principal: Principal, @Param() params: ProvisionIdParamsDto): Promise<ProvisionDto> {
+    return this.provisions.get(principal, params.id);
+  }
+
+  /** Cancels a pending provision: its user and keys are deleted at once and the claim link dies. */
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'The id is not a UUID.' })
+  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such provision in your organization.' })
+  @ApiConflictResponse({ type: ProblemDto, description: 'The provision is not pending (claimed, expired or cancelled).' })
+  cancel(@CurrentPrincipal() principal: Principal, @Param() params: ProvisionIdParamsDto): Promise<void> {
+    return this.provisions.cancel(principal, params.id);
+  }
+}

@@ -1,0 +1,158 @@
+import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { ApiKeysService } from '../api-keys/api-keys.service';
+import { paginateByCreation } from '../common/pagination';
+import type { Principal } from '../common/principal';
+import { ProblemException } from '../common/problem';
+import { AppConfig } from '../config/app-config';
+import { queryRows } from '../database/query-rows';
+import { UsersService } from '../users/users.service';
+import { generateClaimToken, hashClaimToken } from './claim-token';
+import {
+  CreatedProvisionDto,
+  CreateProvisionDto,
+  ListProvisionsQueryDto,
+  ProvisionDto,
+  ProvisionPageDto,
+} from './dto/provision.dto';
+import { EmailDomainMapper } from './email-domain-mapper';
+import { Provision } from './entities/provision.entity';
+import { effectiveProvisionStatus, placeholderEmail } from './provision-status';
+
+/**
+ * Claimable provisions of the caller's organization: create (user, key, provision and claim token
+ * in one transaction), list, read, cancel. Claiming is the claims module's; expiry is ExpiryJob's.
+ */
+@Injectable()
+export class ProvisionsService {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly config: AppConfig,
+    private readonly users: UsersService,
+    private readonly apiKeys: ApiKeysService,
+    private readonly mapper: EmailDomainMapper,
+  ) {}
+
+  async create(principal: Principal, dto: CreateProvisionDto): Promise<CreatedProvisionDto> {
+    const id = randomUUID();
+    let email = placeholderEmail(id, principal.organizationDomain);
+    let externalEmail: string | null = null;
+    if (dto.email !== undefined) {
+      const mapped = this.mapper.map(dto.email, principal.organizationDomain);
+      if (!mapped.ok) throw ProblemException.validation([{ field: 'email', message: `email ${mapped.reason}` }]);
+      email = mapped.email;
+      externalEmail = mapped.externalEmail;
+    }
+    const token = generateClaimToken();
+    // One instant for the user and the provision: the key verifier and the reads compare against it.
+    const expiresAt = new Date(Date.now() + this.config.provisionTtlSeconds * 1000);
+    const role = dto.role ?? 'member';
+
+    return this.dataSource.transaction(async (manager) => {
+      const user = await this.users.insertUser(manager, {
+        email,
+        organizationId: principal.organizationId,
+        role,
+        apiOnly: true,
+        status: 'pending_claim',
+        externalEmail,
+        provisionedBy: principal.userId,
+        expiresAt,
+      });
+      const issued = await this.apiKeys.issue(
+        manager,
+        { userId: user.id, billingOrganizationId: principal.organizationId },
+        'provision',
+      );
+      await manager.query(
+        `INSERT INTO provisions (id, organization_id, user_id, created_by, email, role, skip_onboarding,
+                                 claim_token_hash, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+        [id, principal.organizationId, user.id, principal.userId, email, role, dto.skip_onboarding ?? true, hashClaimToken(token), expiresAt],
+      );
+      const provision = await manager.findOneByOrFail(Provision, { id });
+      return {
+        ...toProvisionDto(provision, new Date()),
+        api_key: issued.plaintext,
+        claim_url: `${this.config.publicBaseUrl}/claim/${token}`,
+      };
+    });
+  }
+
+  async list(principal: Principal, query: ListProvisionsQueryDto): Promise<ProvisionPageDto> {
+    const now = new Date();
+    const qb = this.dataSource
+      .getRepository(Provision)
+      .createQueryBuilder('p')
+      .where('p.organization_id = :orgId', { orgId: principal.organizationId });
+    // Filter on the effective status: a pending row past its expiry is `expired`, not `pending`.
+    if (query.status === 'pending') {
+      qb.andWhere(`p.status = 'pending' AND p.expires_at > :now`, { now });
+    } else if (query.status === 'expired') {
+      qb.andWhere(`(p.status = 'expired' OR (p.status = 'pending' AND p.expires_at <= :now))`, { now });
+    } else if (query.status) {
+      qb.andWhere('p.status = :status', { status: query.status });
+    }
+    const page = await paginateByCreation(qb, query);
+    return { data: page.items.map((p) => toProvisionDto(p, now)), next_cursor: page.nextCursor };
+  }
+
+  async get(principal: Principal, id: string): Promise<ProvisionDto> {
+    return toProvisionDto(await this.findInOrganization(this.dataSource.manager, principal, id), new Date());
+  }
+
+  /**
+   * Cancels a pending provision: the provision becomes `cancelled`, its placeholder user and keys are
+   * deleted, in one transaction. Anything but a pending, unexpired provision is a 409.
+   */
+  async cancel(principal: Principal, id: string): Promise<void> {
+    const now = new Date();
+    await this.dataSource.transaction(async (manager) => {
+      const rows = await queryRows<{ user_id: string | null }>(
+        manager,
+        `UPDATE provisions SET status = 'cancelled', cancelled_at = now(), updated_at = now()
+          WHERE id = $1 AND organization_id = $2 AND status = 'pending' AND expires_at > $3
+          RETURNING user_id`,
+        [id, principal.organizationId, now],
+      );
+      if (rows.length === 0) {
+        const provision = await this.findInOrganization(manager, principal, id);
+        const status = effectiveProvisionStatus(provision.status, provision.expiresAt, now);
+        throw ProblemException.conflict(
+          'provision-not-pending',
+          `Provision ${id} is ${status}; only a pending provision can be cancelled.`,
+          { provision_status: status },
+        );
+      }
+      const userId = rows[0].user_id;
+      if (userId) await this.users.deletePlaceholderUsers(manager, [userId]);
+    });
+  }
+
+  /** A provision of the caller's organization, else 404 (another organization's are not revealed). */
+  private async findInOrganization(manager: EntityManager, principal: Principal, id: string): Promise<Provision> {
+    const provision = await manager.findOneBy(Provision, { id, organizationId: principal.organizationId });
+    if (!provision) throw ProblemException.notFound(`Provision ${id} was not found in your organization.`);
+    return provision;
+  }
+}
+
+export function toProvisionDto(provision: Provision, now: Date): ProvisionDto {
+  return {
+    id: provision.id,
+    organization_id: provision.organizationId,
+    user_id: provision.userId,
+    email: provision.email,
+    role: provision.role,
+    skip_onboarding: provision.skipOnboarding,
+    status: effectiveProvisionStatus(provision.status, provision.expiresAt, now),
+    expires_at: provision.expiresAt.toISOString(),
+    created_by: provision.createdBy,
+    claimed_by_user_id: provision.claimedByUserId,
+    claimed_at: provision.claimedAt?.toISOString() ?? null,
+    cancelled_at: provision.cancelledAt?.toISOString() ?? null,
+    expired_at: provision.expiredAt?.toISOString() ?? null,
+    created_at: provision.createdAt.toISOString(),
+  };
+}

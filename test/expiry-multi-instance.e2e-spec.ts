@@ -1,0 +1,94 @@
+import { DataSource } from 'typeorm';
+import { ExpiryJob } from '../src/provisioning/expiry.job';
+import { adminCreateUser, startTestApp, TestApp } from './support/app';
+import { createTestDatabase, TestDatabase } from './support/database';
+
+const PROVISIONS = 2000;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// PGlite serves every connection from one backend session, so two instances on it cannot
+// contend for rows the way they do on a real server: this test needs TEST_DATABASE_URL.
+const realServer = Boolean(process.env.TEST_DATABASE_URL);
+const d = realServer ? describe : describe.skip;
+if (!realServer) {
+  console.log(
+    'expiry-multi-instance: skipped — needs a real PostgreSQL server (set TEST_DATABASE_URL); ' +
+      'the embedded PGlite serializes every connection, so it cannot show two instances sharing the sweep.',
+  );
+}
+
+d('expiry job with two instances on one database', () => {
+  let db: TestDatabase;
+  let a: TestApp;
+  let b: TestApp;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    const env = { EXPIRY_SWEEP_INTERVAL_SECONDS: '1' };
+    a = await startTestApp(env, { db });
+    b = await startTestApp(env, { db, adminKey: a.adminKey });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await db?.drop();
+  });
+
+  it(`expires ${PROVISIONS} expired provisions exactly once between them, without errors`, async () => {
+    const ds = a.app.get(DataSource);
+    const provisioner = await adminCreateUser(a, { email: 'bulk@bulk-orch.com', is_provisioner: true });
+    const started = Date.now();
+    // 2,000 provisions already past expiry, each with its placeholder user and key, in one statement
+    // (so no sweep sees half of them).
+    await ds.query(
+      `WITH u AS (
+         INSERT INTO users (email, organization_id, role, api_only, status, provisioned_by, expires_at)
+         SELECT 'provisioned-bulk' || g || '@bulk-orch.com', $1, 'member', true, 'pending_claim', $2,
+                now() - interval '1 minute'
+           FROM generate_series(1, $3::int) AS g
+         RETURNING id, organization_id, email
+       ), k AS (
+         INSERT INTO api_keys (user_id, billing_organization_id, key_hash, prefix)
+         SELECT id, organization_id, sha256(convert_to('key:' || id::text, 'UTF8')), 'pvk_bulk0000' FROM u
+       )
+       INSERT INTO provisions (organization_id, user_id, created_by, email, claim_token_hash, expires_at)
+       SELECT organization_id, id, $2, email, sha256(convert_to('claim:' || id::text, 'UTF8')), now() - interval '1 minute'
+         FROM u`,
+      [provisioner.organization_id, provisioner.id, PROVISIONS],
+    );
+
+    const jobs = [a.app.get(ExpiryJob), b.app.get(ExpiryJob)];
+    expect(jobs[0]).not.toBe(jobs[1]);
+    // Both instances sweep at the same moment (besides their 1 s schedules, which also run).
+    await Promise.all(jobs.map((job) => job.sweep()));
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline && jobs[0].expiredTotal + jobs[1].expiredTotal < PROVISIONS) await sleep(50);
+    // One more schedule tick on each: nothing is expired a second time.
+    await sleep(1200);
+
+    const [countA, countB] = jobs.map((job) => job.expiredTotal);
+    console.log(
+      `expiry-multi-instance: instance A expired ${countA}, instance B ${countB} ` +
+        `(total ${countA + countB} of ${PROVISIONS}) in ${Date.now() - started} ms`,
+    );
+    expect(countA + countB).toBe(PROVISIONS);
+    expect(countA).toBeGreaterThan(0);
+    expect(countB).toBeGreaterThan(0);
+    expect(jobs.map((job) => job.failedSweeps)).toEqual([0, 0]);
+
+    const [state] = await ds.query(
+      `SELECT count(*) FILTER (WHERE status = 'expired' AND expired_at IS NOT NULL AND user_id IS NULL)::int AS expired,
+              count(*) FILTER (WHERE status <> 'expired')::int AS other
+         FROM provisions WHERE organization_id = $1`,
+      [provisioner.organization_id],
+    );
+    expect(state).toEqual({ expired: PROVISIONS, other: 0 });
+    const [left] = await ds.query(
+      `SELECT (SELECT count(*)::int FROM users WHERE email LIKE 'provisioned-bulk%') AS users,
+              (SELECT count(*)::int FROM api_keys WHERE prefix = 'pvk_bulk0000') AS keys`,
+    );
+    expect(left).toEqual({ users: 0, keys: 0 });
+    // The provisioner and its key were not touched.
+    expect((await b.http().get('/api/v1/me').set('X-API-Key', provisioner.api_key)).status).toBe(200);
+  });
+});

@@ -1,0 +1,135 @@
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager } from 'typeorm';
+import { IdempotencyService, IdempotentRequest, requestFingerprint } from '../src/common/idempotency';
+import { ProblemException } from '../src/common/problem';
+import { startTestApp, TestApp } from './support/app';
+
+/**
+ * IdempotencyService on its own, against the real database: the semantics any POST route gets,
+ * beyond what the billing routes happen to exercise.
+ */
+describe('IdempotencyService (common/idempotency)', () => {
+  let t: TestApp;
+  let service: IdempotencyService;
+  let ds: DataSource;
+  let scope: string;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    service = t.app.get(IdempotencyService);
+    ds = t.app.get(DataSource);
+    const [org] = await ds.query(`SELECT organization_id AS id FROM users WHERE email = 'admin@localhost'`);
+    scope = org.id;
+  });
+  afterAll(async () => t?.close());
+
+  const requestFor = (key: string, body: unknown) =>
+    new IdempotentRequest(key, requestFingerprint({ method: 'POST', path: '/things', callerId: 'u1', body }));
+  const insertDomain = (manager: EntityManager, domain: string) =>
+    manager.query(`INSERT INTO organizations (domain) VALUES ($1) RETURNING id`, [domain]);
+  const domainExists = async (domain: string) =>
+    (await ds.query(`SELECT 1 FROM organizations WHERE domain = $1`, [domain])).length === 1;
+  const storedKey = async (key: string) =>
+    (await ds.query(`SELECT status, response_status FROM idempotency_keys WHERE organization_id = $1 AND key = $2`, [scope, key]))[0];
+
+  it('runs the work once and replays its result for the same request', async () => {
+    const key = randomUUID();
+    let calls = 0;
+    const work = async (manager: EntityManager) => {
+      calls++;
+      const [row] = await insertDomain(manager, `${key}.example`);
+      return { id: row.id as string, n: calls };
+    };
+    const first = requestFor(key, { a: 1 });
+    const result = await service.run(scope, first, work);
+    expect(first.replayed).toBe(false);
+    const second = requestFor(key, { a: 1 });
+    await expect(service.run(scope, second, work)).resolves.toEqual(result);
+    expect(second.replayed).toBe(true);
+    expect(calls).toBe(1);
+    expect(await storedKey(key)).toEqual({ status: 'completed', response_status: 201 });
+  });
+
+  it('rolls back the work of a 4xx problem, stores the problem and replays it without running the work', async () => {
+    const key = randomUUID();
+    let calls = 0;
+    const work = async (manager: EntityManager) => {
+      calls++;
+      await insertDomain(manager, `${key}.example`);
+      throw ProblemException.conflict('thing-taken', 'Taken.', { thing: 'x' });
+    };
+    await expect(service.run(scope, requestFor(key, {}), work)).rejects.toMatchObject({ code: 'thing-taken', detail: 'Taken.' });
+    expect(await domainExists(`${key}.example`)).toBe(false);
+    expect(await storedKey(key)).toEqual({ status: 'completed', response_status: 409 });
+
+    const replay = requestFor(key, {});
+    const error = await service.run(scope, replay, work).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProblemException);
+    expect(error).toMatchObject({ code: 'thing-taken', detail: 'Taken.', extensions: { thing: 'x' } });
+    expect((error as ProblemException).getStatus()).toBe(409);
+    expect(replay.replayed).toBe(true);
+    expect(calls).toBe(1);
+  });
+
+  it('stores nothing for an unexpected error, so a retry with the key runs the work again', async () => {
+    const key = randomUUID();
+    let calls = 0;
+    const work = async (manager: EntityManager) => {
+      calls++;
+      await insertDomain(manager, `${key}-${calls}.example`);
+      if (calls === 1) throw new Error('database went away');
+      return { ok: true };
+    };
+    await expect(service.run(scope, requestFor(key, {}), work)).rejects.toThrow('database went away');
+    expect(await storedKey(key)).toBeUndefined();
+    expect(await domainExists(`${key}-1.example`)).toBe(false);
+    await expect(service.run(scope, requestFor(key, {}), work)).resolves.toEqual({ ok: true });
+    expect(calls).toBe(2);
+  });
+
+  it('answers 422 for the same key with another request, in the same scope only', async () => {
+    const key = randomUUID();
+    await service.run(scope, requestFor(key, { a: 1 }), async () => ({ ok: 1 }));
+    const error = await service.run(scope, requestFor(key, { a: 2 }), async () => ({ ok: 2 })).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ProblemException);
+    expect((error as ProblemException).getStatus()).toBe(422);
+    // Another scope (organization) has its own keys.
+    await expect(service.run(randomUUID(), requestFor(key, { a: 2 }), async () => ({ ok: 2 }))).resolves.toEqual({ ok: 2 });
+  });
+
+  it('runs the work in a plain transaction when the route was called without a key', async () => {
+    const domain = `${randomUUID()}.example`;
+    await expect(
+      service.run(scope, undefined, async (manager) => {
+        await insertDomain(manager, domain);
+        throw new Error('undo');
+      }),
+    ).rejects.toThrow('undo');
+    expect(await domainExists(domain)).toBe(false);
+  });
+
+  it('makes a second request with the key wait for the first in flight, then replays its answer', async () => {
+    const key = randomUUID();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    const work = async (manager: EntityManager) => {
+      calls++;
+      await insertDomain(manager, `${key}-${calls}.example`);
+      await gate;
+      return { call: calls };
+    };
+    const firstRequest = requestFor(key, {});
+    const secondRequest = requestFor(key, {});
+    const first = service.run(scope, firstRequest, work);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = service.run(scope, secondRequest, work);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    release();
+    await expect(first).resolves.toEqual({ call: 1 });
+    await expect(second).resolves.toEqual({ call: 1 });
+    expect(calls).toBe(1);
+    expect(firstRequest.replayed).toBe(false);
+    expect(secondRequest.replayed).toBe(true);
+  });
+});
