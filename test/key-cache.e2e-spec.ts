@@ -4,7 +4,9 @@ import { generateApiKey } from '../src/api-keys/api-key-format';
 import { ApiKeyUsageRecorder } from '../src/api-keys/api-key-usage';
 import { ApiKeyVerifier } from '../src/api-keys/api-key-verifier';
 import { KEY_CACHE_LISTENER_APPLICATION_NAME } from '../src/api-keys/key-cache-listener';
+import { ExpiryJob } from '../src/provisioning/expiry.job';
 import { adminCreateUser, CreatedUser, provisionUser, startTestApp, TestApp } from './support/app';
+import { createProvision, tokenOf } from './support/provisions';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -104,6 +106,60 @@ describe('key verification cache', () => {
         .send({ is_provisioner: true });
       expect(patch.status).toBe(200);
       expect((await create()).status).toBe(201);
+    });
+
+    it('cancel: the provision\'s key is refused at once', async () => {
+      const provision = await createProvision(t, provisioner.api_key);
+      await useUntilCached(t, provision.api_key);
+      const del = await t.http().delete(`/api/v1/provisions/${provision.id}`).set('X-API-Key', provisioner.api_key);
+      expect(del.status).toBe(204);
+      expect((await me(t, provision.api_key)).status).toBe(401);
+    });
+
+    it('claim without a key: the next /me shows the user active and no longer expiring', async () => {
+      const provision = await createProvision(t, provisioner.api_key);
+      await useUntilCached(t, provision.api_key);
+      const before = await me(t, provision.api_key);
+      expect(before.body).toMatchObject({ status: 'pending_claim', expires_at: provision.expires_at });
+      const claim = await t.http().post(`/api/v1/claims/${tokenOf(provision)}`).send({ email: 'real@person.example' });
+      expect(claim.status).toBe(200);
+      const after = await me(t, provision.api_key);
+      expect(after.status).toBe(200);
+      expect(after.body).toMatchObject({ id: provision.user_id, status: 'active', expires_at: null, external_email: 'real@person.example' });
+    });
+
+    it("claim into an existing account: the placeholder's key answers as the new user on the next request", async () => {
+      const provision = await createProvision(t, provisioner.api_key);
+      const receiver = await newUser();
+      await useUntilCached(t, provision.api_key);
+      await useUntilCached(t, receiver.api_key);
+      const claim = await t
+        .http()
+        .post(`/api/v1/claims/${tokenOf(provision)}`)
+        .set('X-API-Key', receiver.api_key)
+        .send({ email: 'someone@person.example' });
+      expect(claim.status).toBe(200);
+      expect(claim.body).toMatchObject({ outcome: 'transferred', user_id: receiver.id });
+      const moved = await me(t, provision.api_key);
+      expect(moved.status).toBe(200);
+      expect(moved.body).toMatchObject({ id: receiver.id, email: receiver.email, status: 'active' });
+      expect((await me(t, receiver.api_key)).body.id).toBe(receiver.id);
+    });
+
+    it('expiry job: the keys it deletes stay refused (no stale entry survives the sweep)', async () => {
+      const provision = await createProvision(t, provisioner.api_key);
+      await useUntilCached(t, provision.api_key);
+      const ds = t.app.get(DataSource);
+      // Only the provision is made due (straight SQL): the cached key still carries its original expiry,
+      // so only the sweep's own invalidation can refuse it now.
+      await ds.query(`UPDATE provisions SET expires_at = now() - interval '1 second' WHERE id = $1`, [provision.id]);
+      expect((await me(t, provision.api_key)).status).toBe(200);
+      await expect(t.app.get(ExpiryJob).sweep()).resolves.toBeGreaterThanOrEqual(1);
+      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1`, [provision.user_id]);
+      expect(n).toBe(0);
+      const res = await me(t, provision.api_key);
+      expect(res.status).toBe(401);
+      expect(res.body.detail).toMatch(/not known/);
     });
 
     it('expiry: a cached key is refused once its user passes expires_at, with no invalidation', async () => {
