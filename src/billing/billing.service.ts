@@ -4,6 +4,7 @@ import { IdempotencyService, IdempotentRequest } from '../common/idempotency';
 import { paginateByCreation } from '../common/pagination';
 import type { Principal } from '../common/principal';
 import { ProblemException } from '../common/problem';
+import { PreparedStatements, Statement } from '../database/prepared-statements';
 import {
   BalanceDto,
   CreateChargeDto,
@@ -37,19 +38,44 @@ const RETURNING_ENTRY = `RETURNING id, organization_id, user_id, api_key_id, del
 
 /**
  * Debits a pool in one statement that cannot overspend (the conditional UPDATE finds no row when
- * the pool is short) and appends the ledger entry in that same statement. created_at is the
- * clock time after the row lock was taken, so one pool's entries sort in balance order.
+ * the pool is short), appends the ledger entry, and stores the answer with the request's
+ * Idempotency-Key — all in that same statement. The pool's row lock is held from this statement to
+ * COMMIT, and every charge of the pool waits for it, so nothing else runs in between: storing the
+ * answer in a statement of its own cost one more round trip under the lock and halved the
+ * throughput. The answer (the entry as JSON, created_at in ISO 8601 with milliseconds like
+ * Date.toISOString) is built here once and is what the response and every replay return.
+ * created_at is the clock time after the row lock was taken, so one pool's entries sort in
+ * balance order. $6 (the key) is null without an Idempotency-Key: nothing is stored then.
  */
-const CHARGE_SQL = `
+const CHARGE: Statement = {
+  name: 'provisio_charge',
+  text: `
   WITH debited AS (
     UPDATE organizations SET balance = balance - $1::int
      WHERE id = $2::uuid AND balance >= $1::int
-    RETURNING balance)
-  INSERT INTO credit_ledger_entries
-         (organization_id, user_id, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
-  SELECT $2::uuid, $3::uuid, $4::uuid, -$1::int, 'charge', $5::text, debited.balance, $6::text, clock_timestamp()
-    FROM debited
-  ${RETURNING_ENTRY}`;
+    RETURNING balance
+  ), entry AS (
+    INSERT INTO credit_ledger_entries
+           (organization_id, user_id, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
+    SELECT $2::uuid, $3::uuid, $4::uuid, -$1::int, 'charge', $5::text, debited.balance, $6::text, clock_timestamp()
+      FROM debited
+    ${RETURNING_ENTRY}
+  ), answer AS (
+    SELECT json_build_object(
+             'id', id, 'organization_id', organization_id, 'user_id', user_id, 'api_key_id', api_key_id,
+             'delta', delta, 'reason', reason, 'description', description, 'balance_after', balance_after,
+             'idempotency_key', idempotency_key,
+             'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS body
+      FROM entry
+  ), stored AS (
+    UPDATE idempotency_keys
+       SET status = 'completed', response_status = 201,
+           response_body = jsonb_build_object('kind', 'body', 'body', (SELECT body FROM answer))
+     WHERE organization_id = $2::uuid AND key = $6::text AND EXISTS (SELECT 1 FROM answer)
+    RETURNING 1
+  )
+  SELECT body, (SELECT count(*)::int FROM stored) AS stored FROM answer`,
+};
 
 /** A grant or correction by domain; the pool stays within 0..MAX_BALANCE (no int4 overflow). */
 const CREDIT_SQL = `
@@ -69,6 +95,7 @@ export class BillingService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly idempotency: IdempotencyService,
+    private readonly statements: PreparedStatements,
   ) {}
 
   /**
@@ -78,15 +105,15 @@ export class BillingService {
   charge(principal: Principal, dto: CreateChargeDto, idempotency: IdempotentRequest | undefined): Promise<LedgerEntryDto> {
     const organizationId = principal.billingOrganizationId;
     return this.idempotency.run(organizationId, idempotency, async (manager) => {
-      const rows: LedgerRow[] = await manager.query(CHARGE_SQL, [
-        dto.units,
-        organizationId,
-        principal.userId,
-        principal.keyId,
-        dto.description ?? null,
-        idempotency?.key ?? null,
-      ]);
-      if (rows.length === 1) return toLedgerEntryDto(rows[0]);
+      const rows = await this.statements.query<{ body: LedgerEntryDto; stored: number }>(
+        CHARGE,
+        [dto.units, organizationId, principal.userId, principal.keyId, dto.description ?? null, idempotency?.key ?? null],
+        manager,
+      );
+      if (rows.length === 1) {
+        if (idempotency && rows[0].stored === 1) idempotency.answerStored = true;
+        return rows[0].body;
+      }
       const balance = await this.currentBalance(manager, organizationId);
       throw new ProblemException(
         402,

@@ -10,6 +10,13 @@ export class IdempotentRequest {
   /** Set when the answer is a replay of an earlier request with this key. */
   replayed = false;
 
+  /**
+   * Set by a work that stored its own success answer with this key in the same statement as its
+   * write (see BillingService.charge: it keeps a contended row lock short); `run` then does not
+   * store it again.
+   */
+  answerStored = false;
+
   constructor(
     readonly key: string,
     readonly fingerprint: Buffer,
@@ -150,7 +157,7 @@ export class IdempotencyService {
     await manager.query(`SAVEPOINT ${SAVEPOINT}`);
     try {
       const value = await work(manager);
-      await this.complete(manager, scope, request, successStatus, { kind: 'body', body: value });
+      if (!request.answerStored) await this.complete(manager, scope, request, successStatus, { kind: 'body', body: value });
       return { kind: 'done', value };
     } catch (error) {
       if (!(error instanceof ProblemException) || error.getStatus() >= 500) throw error;
