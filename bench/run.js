@@ -224,7 +224,7 @@ function report(results, peakRssMb, ledgerConsistent) {
       String(round(r.reference.rps)),
       String(r.reference.p50_ms),
       String(r.reference.p99_ms),
-      `${round(r.ratio, 2)}×`,
+      `${r.ratio.toFixed(3)}×`,
       `≥ ${target}×`,
       (r.ratio >= target ? 'ok' : 'BELOW') + (r.service.failed ? ` (${r.service.failed} non-2xx!)` : ''),
     ]);

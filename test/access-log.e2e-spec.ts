@@ -22,6 +22,7 @@ describe('access log', () => {
     expect(logged[0]).toMatchObject({ level: 30, req: { method: 'GET', url: '/api/v1/me' }, res: { statusCode: 200 } });
     expect(typeof logged[0].responseTime).toBe('number');
     expect(typeof logged[0].req.id).toBe('string');
+    expect(logged[0]).toMatchObject({ pid: process.pid, hostname: expect.any(String), msg: 'request completed' });
     expect(logged[1]).toMatchObject({ level: 40, res: { statusCode: 401 } });
   });
 
