@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { PreparedStatements, Statement } from '../../database/prepared-statements';
 import { FieldError, ProblemException } from '../problem';
 
 /** How long an answered key is kept (and replayed) before it may be reused. */
@@ -43,6 +44,15 @@ interface KeyRow {
 
 const SAVEPOINT = 'idempotent_work';
 
+/** Claims a key, or finds it taken (waiting for a holder still in flight). A prepared statement: it runs on every charge. */
+const CLAIM: Statement = {
+  name: 'provisio_idempotency_claim',
+  text: `INSERT INTO idempotency_keys (organization_id, key, request_hash, status, expires_at)
+         VALUES ($1, $2, $3, 'in_progress', now() + make_interval(hours => $4))
+         ON CONFLICT (organization_id, key) DO NOTHING
+         RETURNING 1`,
+};
+
 /**
  * Exactly-once POST handling (Stripe / IETF `Idempotency-Key` semantics), for any route:
  *
@@ -61,7 +71,10 @@ const SAVEPOINT = 'idempotent_work';
  */
 @Injectable()
 export class IdempotencyService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly statements: PreparedStatements,
+  ) {}
 
   /**
    * Runs `work` in a new transaction guarded by the key (or, without a key, just in a transaction).
@@ -71,12 +84,12 @@ export class IdempotencyService {
     scope: string,
     request: IdempotentRequest | undefined,
     work: (manager: EntityManager) => Promise<T>,
-    options: { successStatus?: number } = {},
+    options: { successStatus?: number; atomicWork?: boolean } = {},
   ): Promise<T> {
     if (!request) return this.dataSource.transaction(work);
     const successStatus = options.successStatus ?? 201;
     const outcome = await this.dataSource.transaction((manager) =>
-      this.attempt(manager, scope, request, work, successStatus),
+      this.attempt(manager, scope, request, work, successStatus, options.atomicWork ?? false),
     );
     switch (outcome.kind) {
       case 'done':
@@ -102,17 +115,16 @@ export class IdempotencyService {
     request: IdempotentRequest,
     work: (manager: EntityManager) => Promise<T>,
     successStatus: number,
+    atomicWork: boolean,
   ): Promise<Attempt<T>> {
     // At most three rounds: claim, or read the holder's answer, or free an expired key and claim again.
     for (let round = 0; round < 3; round++) {
-      const claimed: unknown[] = await manager.query(
-        `INSERT INTO idempotency_keys (organization_id, key, request_hash, status, expires_at)
-         VALUES ($1, $2, $3, 'in_progress', now() + make_interval(hours => $4))
-         ON CONFLICT (organization_id, key) DO NOTHING
-         RETURNING 1`,
+      const claimed = await this.statements.query(
+        CLAIM,
         [scope, request.key, request.fingerprint, IDEMPOTENCY_KEY_TTL_HOURS],
+        manager,
       );
-      if (claimed.length === 1) return this.execute(manager, scope, request, work, successStatus);
+      if (claimed.length === 1) return this.execute(manager, scope, request, work, successStatus, atomicWork);
 
       const rows: KeyRow[] = await manager.query(
         `SELECT request_hash, status, response_status, response_body, expires_at <= now() AS expired
@@ -146,22 +158,27 @@ export class IdempotencyService {
     return { kind: 'refused', problem: inProgress() };
   }
 
-  /** The key is ours: run the work behind a savepoint and store its answer with the key. */
+  /**
+   * The key is ours: run the work behind a savepoint and store its answer with the key. A work that
+   * writes nothing when it refuses (`atomicWork`: its writes are one statement that either happens or
+   * not, like a charge) needs no savepoint, which saves a round trip.
+   */
   private async execute<T>(
     manager: EntityManager,
     scope: string,
     request: IdempotentRequest,
     work: (manager: EntityManager) => Promise<T>,
     successStatus: number,
+    atomicWork: boolean,
   ): Promise<Attempt<T>> {
-    await manager.query(`SAVEPOINT ${SAVEPOINT}`);
+    if (!atomicWork) await manager.query(`SAVEPOINT ${SAVEPOINT}`);
     try {
       const value = await work(manager);
       if (!request.answerStored) await this.complete(manager, scope, request, successStatus, { kind: 'body', body: value });
       return { kind: 'done', value };
     } catch (error) {
       if (!(error instanceof ProblemException) || error.getStatus() >= 500) throw error;
-      await manager.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+      if (!atomicWork) await manager.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
       await this.complete(manager, scope, request, error.getStatus(), {
         kind: 'problem',
         code: error.code,
