@@ -24,7 +24,7 @@ export async function createApp(
   // No Nest middleware is used (requests are logged by a Fastify hook): skipping @fastify/middie
   // saves its onRequest hook on every request.
   const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true, skipMiddie: true });
-  registerAccessLog(adapter.getInstance(), logger);
+  registerAccessLog(adapter.getInstance(), logger, config.accessLog);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     bufferLogs: true,
   });

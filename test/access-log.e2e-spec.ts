@@ -46,4 +46,21 @@ describe('access log', () => {
     expect((await t.http().get('/health')).status).toBe(200);
     expect(completed()).toHaveLength(0);
   });
+
+  it('with ACCESS_LOG=errors logs only 4xx and 5xx (and slow) requests', async () => {
+    const quiet: string[] = [];
+    const other = await startTestApp(
+      { LOG_LEVEL: 'info', ACCESS_LOG: 'errors' },
+      { db: t.db, adminKey: t.adminKey, logDestination: { write: (line: string) => void quiet.push(line) } },
+    );
+    try {
+      quiet.length = 0;
+      expect((await other.http().get('/api/v1/me').set('X-API-Key', t.adminKey)).status).toBe(200);
+      expect((await other.http().get('/api/v1/me').set('X-API-Key', generateApiKey())).status).toBe(401);
+      const logged = quiet.map((line) => JSON.parse(line)).filter((e) => e.msg === 'request completed');
+      expect(logged.map((e) => e.res.statusCode)).toEqual([401]);
+    } finally {
+      await other.close();
+    }
+  });
 });

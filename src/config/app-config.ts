@@ -66,6 +66,10 @@ export class EnvironmentVariables {
   @Max(200)
   DATABASE_POOL_SIZE: number = 10;
 
+  /** Which requests get an access-log line: `all` (default), or `errors` (4xx, 5xx and requests slower than 1 s). */
+  @IsIn(['all', 'errors'])
+  ACCESS_LOG: 'all' | 'errors' = 'all';
+
   /** How long a verified key stays in this process's cache; 0 turns the cache off. */
   @Transform(toInt)
   @IsInt()
@@ -115,6 +119,7 @@ export class AppConfig {
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
   readonly databasePoolSize: number;
+  readonly accessLog: 'all' | 'errors';
   readonly keyCacheTtlMs: number;
   readonly keyCacheMax: number;
   readonly keyCacheNegativeTtlMs: number;
@@ -155,6 +160,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     logLevel: vars.LOG_LEVEL,
     bodyLimitBytes: vars.BODY_LIMIT_BYTES,
     databasePoolSize: vars.DATABASE_POOL_SIZE,
+    accessLog: vars.ACCESS_LOG,
     keyCacheTtlMs: vars.KEY_CACHE_TTL_MS,
     keyCacheMax: vars.KEY_CACHE_MAX,
     keyCacheNegativeTtlMs: vars.KEY_CACHE_NEGATIVE_TTL_MS,
