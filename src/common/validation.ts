@@ -1,4 +1,5 @@
 import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ValidateIf } from 'class-validator';
 import { FieldError, ProblemException } from './problem';
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
@@ -37,7 +38,10 @@ export class StrictValidationPipe extends ValidationPipe {
       throw ProblemException.validation([{ field: nulField || 'body', message: 'must not contain the NUL character' }]);
     }
     if (metadata.type === 'body' && metadata.metatype && this.toValidate(metadata)) {
-      if (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
+      // No body at all (no Content-Type, nothing sent) is an empty object: routes whose fields are
+      // all optional work without one, and required fields are reported by name.
+      if (value === undefined) return super.transform({}, metadata);
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw ProblemException.validation(
           [{ field: 'body', message: 'the request body must be a JSON object' }],
           'The request body must be a JSON object.',
@@ -58,4 +62,13 @@ function findNul(value: unknown, path: string, depth = 0): string | null {
     if (found !== null) return found;
   }
   return null;
+}
+
+/**
+ * An optional body field: it may be left out, but when present it is validated, so an explicit
+ * `null` is refused (400) like any other wrong type. (class-validator's @IsOptional() lets `null`
+ * through, which then reached the database as a NOT NULL violation: a 500.)
+ */
+export function OptionalField(): PropertyDecorator {
+  return ValidateIf((_object: object, value: unknown) => value !== undefined);
 }

@@ -27,9 +27,11 @@ export class EnvironmentVariables {
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
   PUBLIC_BASE_URL?: string;
 
+  /** At most 10 years: a larger TTL made expires_at an invalid date and every provision a 500. */
   @Transform(toInt)
   @IsInt()
   @Min(1)
+  @Max(315_360_000)
   PROVISION_TTL_SECONDS: number = 604800;
 
   @Transform(toInt)

@@ -3,17 +3,18 @@ import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-
 import { PageOf, PageQueryDto } from '../../common/pagination';
 import { PROVISION_ROLES, PROVISION_STATUSES } from '../provision-status';
 import type { ProvisionRole, ProvisionStatus } from '../provision-status';
+import { OptionalField } from '../../common/validation';
 
 export class CreateProvisionDto {
   /** The role of the user in your organization. */
   @ApiProperty({ enum: PROVISION_ROLES, default: 'member', required: false })
-  @IsOptional()
+  @OptionalField()
   @IsIn(PROVISION_ROLES, { message: 'role must be one of: member, admin' })
   role?: ProvisionRole;
 
   /** Whether the claimed account skips onboarding. */
   @ApiProperty({ default: true, required: false })
-  @IsOptional()
+  @OptionalField()
   @IsBoolean()
   skip_onboarding?: boolean;
 
@@ -21,7 +22,7 @@ export class CreateProvisionDto {
    * The end-user's address, if known: the user is created as `<local part>@<your domain>` (as
    * create-user does). Without it the user gets `provisioned-<short id>@<your domain>`.
    */
-  @IsOptional()
+  @OptionalField()
   @IsString()
   @MaxLength(320)
   email?: string;

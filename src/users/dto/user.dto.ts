@@ -3,6 +3,7 @@ import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-
 import { PageOf, PageQueryDto } from '../../common/pagination';
 import { USER_ROLES, USER_STATUSES } from '../../common/principal';
 import type { UserRole, UserStatus } from '../../common/principal';
+import { OptionalField } from '../../common/validation';
 
 export class UserDto {
   id: string;
@@ -62,23 +63,23 @@ export class AdminCreateUserDto {
   email: string;
 
   /** May this user create users in its own organization? Refused (422) on public mailbox domains. */
-  @IsOptional()
+  @OptionalField()
   @IsBoolean()
   is_provisioner?: boolean;
 
   /** Role in an existing organization (default member). The first user of a domain is always its owner. */
-  @IsOptional()
+  @OptionalField()
   @IsIn(USER_ROLES)
   role?: UserRole;
 }
 
 export class AdminUpdateUserDto {
-  @IsOptional()
+  @OptionalField()
   @IsBoolean()
   is_provisioner?: boolean;
 
   /** `disabled` refuses the user's keys at once; `active` lets them work again. */
-  @IsOptional()
+  @OptionalField()
   @IsIn(['active', 'disabled'])
   status?: 'active' | 'disabled';
 }
