@@ -112,6 +112,7 @@ const CASES: Case[] = [
   ...emailCases('create-user', 'post', '/api/v1/admin/create-user', 'provisioner'),
   { name: 'create-user: no body at all', method: 'post', path: '/api/v1/admin/create-user', who: 'provisioner', status: 400 },
   { name: 'create-user: an empty object', method: 'post', path: '/api/v1/admin/create-user', who: 'provisioner', body: {}, status: 400 },
+  { name: 'create-user: a malformed Idempotency-Key', method: 'post', path: '/api/v1/admin/create-user', who: 'provisioner', body: { email: 'x@y.io' }, headers: { 'Idempotency-Key': ' ' }, status: 400 },
 
   // POST /api/v1/provisions
   ...bodyShapes('provisions', 'post', '/api/v1/provisions', 'provisioner'),

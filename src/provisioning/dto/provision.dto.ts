@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { PageOf, PageQueryDto } from '../../common/pagination';
 import { PROVISION_ROLES, PROVISION_STATUSES } from '../provision-status';
@@ -53,13 +53,27 @@ export class ProvisionDto {
 }
 
 export class CreatedProvisionDto extends ProvisionDto {
-  /** The placeholder user's API key: it works at once. Shown only in this response. */
-  @ApiProperty({ example: 'pvk_4Wd0mX7q2T9bK1yZr8LpQn3sVc6HjE5a0h3KzA' })
-  api_key: string;
+  /**
+   * The placeholder user's API key: it works at once. Shown only in this response; null only in
+   * the replay of an Idempotency-Key request (`secrets_withheld`).
+   */
+  @ApiProperty({ type: String, nullable: true, example: 'pvk_4Wd0mX7q2T9bK1yZr8LpQn3sVc6HjE5a0h3KzA' })
+  api_key: string | null;
 
-  /** The claim link to hand to the end-user (single use). Shown only in this response. */
-  @ApiProperty({ example: 'https://provisio.example.com/claim/pvc_8sK2mQ0xVb4Zr7TnLp1WcY9dHe3Ja6Uf' })
-  claim_url: string;
+  /**
+   * The claim link to hand to the end-user (single use). Shown only in this response; null only in
+   * the replay of an Idempotency-Key request (`secrets_withheld`).
+   */
+  @ApiProperty({ type: String, nullable: true, example: 'https://provisio.example.com/claim/pvc_8sK2mQ0xVb4Zr7TnLp1WcY9dHe3Ja6Uf' })
+  claim_url: string | null;
+
+  /**
+   * Only on a replay of an earlier request with the same Idempotency-Key: `true`, and `api_key` and
+   * `claim_url` are null (they are never stored). Cancel the provision and create a new one if the
+   * first answer was lost.
+   */
+  @ApiPropertyOptional({ type: Boolean, example: true })
+  secrets_withheld?: boolean;
 }
 
 export class ProvisionPageDto extends PageOf(ProvisionDto) {}
