@@ -5,7 +5,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { API_KEY_SCHEME } from './common/auth.decorators';
 import { frameworkErrorAsProblem, ProblemDetailsFilter } from './common/problem-details.filter';
-import { StrictValidationPipe } from './common/validation';
+import { refuseDeeplyNestedBody, StrictValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 
 export type ProvisioApp = NestFastifyApplication;
@@ -24,6 +24,7 @@ export async function createApp(config: AppConfig & { databaseUrl: string }) {
   // Fastify's text/plain parser are left out, so any other Content-Type is a 415 problem instead of
   // a body validated as if it were JSON.
   adapter.getInstance().removeContentTypeParser('text/plain');
+  adapter.getInstance().addHook('preValidation', refuseDeeplyNestedBody);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bufferLogs: true,
     bodyParser: false,

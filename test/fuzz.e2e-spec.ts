@@ -53,6 +53,8 @@ const bodyShapes = (prefix: string, method: Case['method'], path: Case['path'], 
   { name: `${prefix}: a text/plain body`, method, path, who, headers, raw: '{"email":"a@b.com","units":1}', contentType: 'text/plain', status: 415 },
   { name: `${prefix}: an XML body`, method, path, who, headers, raw: '<email>a@b.com</email>', contentType: 'application/xml', status: 415 },
   { name: `${prefix}: an unknown field`, method, path, who, headers, body: { surprise: true }, status: 400 },
+  { name: `${prefix}: arrays nested 5,000 deep`, method, path, who, headers, raw: `{"email":${'['.repeat(5000)}${']'.repeat(5000)}}`, contentType: 'application/json', status: 400 },
+  { name: `${prefix}: objects nested 9,000 deep`, method, path, who, headers, raw: `${'{"a":'.repeat(9000)}1${'}'.repeat(9000)}`, contentType: 'application/json', status: 400 },
 ];
 
 const emailCases = (prefix: string, method: Case['method'], path: Case['path'], who: Who, extra: object = {}): Case[] =>
@@ -95,6 +97,9 @@ const listQueryCases = (prefix: string, path: string, who: Who): Case[] =>
     ['limit empty', 'limit='],
     ['limit huge', 'limit=99999999999999999999999'],
     ['limit twice', 'limit=1&limit=2'],
+    ['limit in exponent form', 'limit=1e1'],
+    ['limit in hex', 'limit=0x10'],
+    ['limit with a space', 'limit=%205'],
     ['cursor not base64 JSON', 'cursor=not-a-cursor'],
     ['cursor with symbols', 'cursor=%24%25%5E'],
     ['cursor of a wrong shape', `cursor=${cursorOf({ a: 1 })}`],

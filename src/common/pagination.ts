@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
 import { ProblemException } from './problem';
@@ -15,7 +15,8 @@ export class PageQueryDto {
   /** How many items to return (1–200). */
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, description: 'How many items to return (1–200, default 50).' })
   @IsOptional()
-  @Type(() => Number)
+  // Digits only: Number() would also take `1e2`, `0x10` or ` 5`.
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value))
   @IsInt({ message: 'limit must be an integer between 1 and 200' })
   @Min(1, { message: 'limit must be an integer between 1 and 200' })
   @Max(MAX_PAGE_SIZE, { message: 'limit must be an integer between 1 and 200' })

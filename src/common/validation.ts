@@ -52,6 +52,28 @@ export class StrictValidationPipe extends ValidationPipe {
   }
 }
 
+/** No request of this API nests objects or arrays; anything deeper than this is refused. */
+export const MAX_BODY_NESTING = 16;
+
+/**
+ * Fastify preValidation hook, before any guard, interceptor or pipe: a JSON body nested thousands
+ * deep made class-transformer (and the idempotency fingerprint) overflow the stack, a 500.
+ */
+export async function refuseDeeplyNestedBody(request: { body?: unknown }): Promise<void> {
+  if (nestedDeeperThan(request.body, MAX_BODY_NESTING)) {
+    throw ProblemException.validation([
+      { field: 'body', message: `must not nest objects or arrays more than ${MAX_BODY_NESTING} levels deep` },
+    ]);
+  }
+}
+
+/** True when objects/arrays nest more than `max` levels (walks at most `max` levels down). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (max === 0) return true;
+  return Object.values(value).some((item) => nestedDeeperThan(item, max - 1));
+}
+
 /** The path of the first string holding U+0000 in a parsed body, query or parameter; null if none. */
 function findNul(value: unknown, path: string, depth = 0): string | null {
   if (typeof value === 'string') return value.includes('\u0000') ? path : null;
