@@ -211,6 +211,8 @@ const CASES: Case[] = [
     ['since empty', 'since='],
     ['since a number', 'since=1700000000'],
     ['until before since', 'since=2026-02-01T00:00:00Z&until=2026-01-01T00:00:00Z'],
+    ['since past the year 9999 in UTC', 'since=9999-12-31T23:59:59-14:00'],
+    ['until before the year 1 in UTC', 'until=0001-01-01T00:00:00%2B14:00'],
     ['since twice', 'since=2026-01-01T00:00:00Z&since=2026-01-02T00:00:00Z'],
     ['an unknown parameter', 'from=2026-01-01'],
   ].map(([what, query]) => ({ name: `usage: ${what}`, method: 'get' as const, path: `/api/v1/billing/usage?${query}`, who: 'provisioner' as Who, status: 400 })),
