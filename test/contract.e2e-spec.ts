@@ -247,7 +247,12 @@ describe('the contract (DESIGN.md), row by row', () => {
       const all = await t.http().get('/api/v1/users').set('X-API-Key', guy.api_key);
       expect(all.body.data.length).toBeLessThanOrEqual(50);
       expect((await t.http().get('/api/v1/users?limit=200').set('X-API-Key', guy.api_key)).status).toBe(200);
-      expect((await t.http().get('/api/v1/users?limit=201').set('X-API-Key', guy.api_key)).status).toBe(400);
+      const tooMany = await t.http().get('/api/v1/users?limit=201').set('X-API-Key', guy.api_key);
+      expect(tooMany.status).toBe(400);
+      expect(tooMany.body.errors).toEqual([{ field: 'limit', message: 'limit must be an integer between 1 and 200' }]);
+      const twice = await t.http().get('/api/v1/users?limit=1&limit=2').set('X-API-Key', guy.api_key);
+      expect(twice.status).toBe(400);
+      expect(twice.body.errors).toEqual([{ field: 'limit', message: 'limit must be an integer between 1 and 200' }]);
     });
 
     it('DELETE /users/{id}: 204, status disabled, every key of the user 401 at once', async () => {

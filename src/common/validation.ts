@@ -13,6 +13,17 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   });
 }
 
+/** One entry per distinct field and message (`?limit=a&limit=b` failed the same check once per constraint). */
+function unique(errors: FieldError[]): FieldError[] {
+  const seen = new Set<string>();
+  return errors.filter((error) => {
+    const key = JSON.stringify([error.field, error.message]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 /**
  * Validates bodies, queries and params against their DTOs: unknown fields are refused, values are
  * never coerced implicitly, and every failure is a 400 problem listing `errors: [{field, message}]`.
@@ -27,7 +38,7 @@ export class StrictValidationPipe extends ValidationPipe {
       transform: true,
       transformOptions: { enableImplicitConversion: false },
       validationError: { target: false, value: false },
-      exceptionFactory: (errors) => ProblemException.validation(flatten(errors)),
+      exceptionFactory: (errors) => ProblemException.validation(unique(flatten(errors))),
     });
   }
 
