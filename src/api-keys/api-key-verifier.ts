@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
+import { timingSafeEqual } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import type { Principal, UserRole, UserStatus } from '../common/principal';
+import { AppConfig } from '../config/app-config';
 import { hashApiKey, isWellFormedApiKey } from './api-key-format';
 
 /** Why a key was refused; kept apart from infrastructure failures, which throw. */
@@ -44,12 +46,25 @@ const LOOKUP_SQL = `
 /** Resolves an X-API-Key header to its principal: checksum first, then one indexed lookup by hash. */
 @Injectable()
 export class ApiKeyVerifier {
-  constructor(private readonly dataSource: DataSource) {}
+  /** SHA-256 of a custom ADMIN_API_KEY (one without the pvk_ checksum), the one such key looked up. */
+  private readonly customAdminKeyHash: Buffer | null;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Optional() config?: AppConfig,
+  ) {
+    const adminKey = config?.adminApiKey;
+    this.customAdminKeyHash = adminKey && !isWellFormedApiKey(adminKey) ? hashApiKey(adminKey) : null;
+  }
 
   async verify(key: string, now = new Date()): Promise<KeyVerification> {
-    if (!isWellFormedApiKey(key)) return { valid: false, reason: 'malformed' };
+    if (!isWellFormedApiKey(key) && !this.isCustomAdminKey(key)) return { valid: false, reason: 'malformed' };
     const record = await this.lookup(hashApiKey(key));
     return record ? evaluate(record, now) : { valid: false, reason: 'not_found' };
+  }
+
+  private isCustomAdminKey(key: string): boolean {
+    return this.customAdminKeyHash !== null && timingSafeEqual(hashApiKey(key), this.customAdminKeyHash);
   }
 
   async lookup(keyHash: Buffer): Promise<KeyRecord | null> {

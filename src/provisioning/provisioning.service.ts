@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { ApiKeysService } from '../api-keys/api-keys.service';
+import { IdempotencyService, IdempotentRequest, withoutSecrets } from '../common/idempotency';
 import type { Principal } from '../common/principal';
 import { ProblemException } from '../common/problem';
 import { CreatedUserDto } from '../users/dto/user.dto';
@@ -11,7 +11,7 @@ import { EmailDomainMapper } from './email-domain-mapper';
 @Injectable()
 export class ProvisioningService {
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly idempotency: IdempotencyService,
     private readonly users: UsersService,
     private readonly apiKeys: ApiKeysService,
     private readonly mapper: EmailDomainMapper,
@@ -20,8 +20,14 @@ export class ProvisioningService {
   /**
    * Creates an active, API-only user in the provisioner's organization, under its domain, with a
    * key that works at once. User and key are written in one transaction: never one without the other.
+   * With an Idempotency-Key, a replay answers the same user without `api_key` (never stored).
    */
-  async provision(principal: Principal, dto: CreateUserDto, userIdHeader?: string): Promise<CreatedUserDto> {
+  async provision(
+    principal: Principal,
+    dto: CreateUserDto,
+    userIdHeader: string | undefined,
+    idempotency: IdempotentRequest | undefined,
+  ): Promise<CreatedUserDto> {
     if (userIdHeader !== undefined && userIdHeader.trim().toLowerCase() !== principal.email.toLowerCase()) {
       throw ProblemException.forbidden("The X-User-ID header does not match the calling key's user.");
     }
@@ -29,7 +35,7 @@ export class ProvisioningService {
     if (!mapped.ok) {
       throw ProblemException.validation([{ field: 'email', message: `email ${mapped.reason}` }]);
     }
-    return this.dataSource.transaction(async (manager) => {
+    return this.idempotency.run(principal.organizationId, idempotency, async (manager) => {
       const user = await this.users.insertUser(manager, {
         email: mapped.email,
         organizationId: principal.organizationId,
@@ -41,6 +47,6 @@ export class ProvisioningService {
       });
       const issued = await this.apiKeys.issue(manager, { userId: user.id, billingOrganizationId: principal.organizationId });
       return { ...toUserDto(user), api_key: issued.plaintext };
-    });
+    }, { stored: withoutSecrets<CreatedUserDto>('api_key') });
   }
 }
