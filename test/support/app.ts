@@ -26,7 +26,8 @@ export async function startTestApp(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ADMIN_EMAIL: 'admin@localhost',
     ADMIN_API_KEY: adminKey,
-    DATABASE_POOL_SIZE: '5',
+    // One connection on the embedded PGlite, as `npm start` uses (see src/main.ts).
+    DATABASE_POOL_SIZE: db.embedded ? '1' : '5',
     ...env,
     DATABASE_URL: db.url,
   });
