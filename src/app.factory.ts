@@ -1,13 +1,13 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { createAppLogger, registerAccessLog } from './common/access-log';
 import { API_KEY_SCHEME } from './common/auth.decorators';
-import { ProblemDetailsFilter } from './common/problem-details.filter';
-import { StrictValidationPipe } from './common/validation';
+import { frameworkErrorAsProblem, ProblemDetailsFilter } from './common/problem-details.filter';
+import { refuseDeeplyNestedBody, StrictValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 
 export type ProvisioApp = NestFastifyApplication;
@@ -23,10 +23,21 @@ export async function createApp(
   const logger = createAppLogger(config.logLevel, options.logDestination);
   // No Nest middleware is used (requests are logged by a Fastify hook): skipping @fastify/middie
   // saves its onRequest hook on every request.
-  const adapter = new FastifyAdapter({ bodyLimit: config.bodyLimitBytes, trustProxy: true, skipMiddie: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: true,
+    frameworkErrors: frameworkErrorAsProblem,
+    skipMiddie: true,
+  });
   registerAccessLog(adapter.getInstance(), logger, config.accessLog);
+  // JSON only: Fastify's own application/json parser, and no other. Nest's default form parser and
+  // Fastify's text/plain parser are left out, so any other Content-Type is a 415 problem instead of
+  // a body validated as if it were JSON.
+  adapter.getInstance().removeContentTypeParser('text/plain');
+  adapter.getInstance().addHook('preValidation', refuseDeeplyNestedBody);
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     bufferLogs: true,
+    bodyParser: false,
   });
   app.useLogger(app.get(Logger));
   app.useGlobalPipes(new StrictValidationPipe());
@@ -50,5 +61,24 @@ function setUpOpenApi(app: NestFastifyApplication): void {
       .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A Provisio API key (pvk_…)' }, API_KEY_SCHEME)
       .build(),
   );
+  documentProblemsAsProblemJson(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', swaggerOptions: { persistAuthorization: true } });
+}
+
+/**
+ * Every error of this API is sent as `application/problem+json`; @nestjs/swagger documents the
+ * ProblemDto responses as `application/json`. Each 4xx/5xx ProblemDto response is documented under
+ * `application/problem+json` first, keeping `application/json` for generators that only read that.
+ */
+function documentProblemsAsProblemJson(document: OpenAPIObject): void {
+  type Response = { content?: Record<string, { schema?: object }> };
+  for (const pathItem of Object.values(document.paths)) {
+    for (const operation of Object.values(pathItem) as { responses?: Record<string, Response> }[]) {
+      for (const [status, response] of Object.entries(operation?.responses ?? {})) {
+        const json = response.content?.['application/json'];
+        if (!/^[45]/.test(status) || !json || !('$ref' in (json.schema ?? {}))) continue;
+        response.content = { 'application/problem+json': json, ...response.content };
+      }
+    }
+  }
 }

@@ -18,7 +18,9 @@ async function main(): Promise<void> {
         `(ready in ${Date.now() - started} ms). Set DATABASE_URL to use a PostgreSQL server.`,
     );
   }
-  const app = await createApp({ ...config, databaseUrl });
+  // PGlite is one backend session: concurrent connections interleave their protocol messages
+  // (e.g. "unnamed prepared statement does not exist"), so the embedded database gets one connection.
+  const app = await createApp({ ...config, databaseUrl, databasePoolSize: embedded ? 1 : config.databasePoolSize });
   // Close the app (HTTP, jobs, pool) first, then the embedded database it was using.
   let closing = false;
   const shutdown = async (signal: string) => {

@@ -37,6 +37,12 @@ export function hashApiKey(key: string): Buffer {
   return hash('sha256', key, 'buffer');
 }
 
+/**
+ * The characters kept in clear to tell keys apart: the first 12 of a Provisio key (`pvk_` + 8 of
+ * its 38 random ones). A custom ADMIN_API_KEY keeps at most a quarter of itself, so a short one
+ * is never stored (nearly) whole.
+ */
 export function displayPrefix(key: string): string {
-  return key.slice(0, DISPLAY_PREFIX_LENGTH);
+  if (isWellFormedApiKey(key)) return key.slice(0, DISPLAY_PREFIX_LENGTH);
+  return key.slice(0, Math.min(DISPLAY_PREFIX_LENGTH, Math.floor(key.length / 4)));
 }

@@ -9,8 +9,8 @@ import { ApiKeyVerifier, evaluate, KeyRecord } from './api-key-verifier';
 describe('ApiKeyVerifier', () => {
   it('refuses a key with a changed character before any database lookup', async () => {
     const queries: unknown[] = [];
-    const query = async (...args: unknown[]) => (queries.push(args), []);
-    const dataSource = { query, manager: { query } } as unknown as DataSource;
+    const query = async (...args: unknown[]) => (queries.push(args), { rows: [] });
+    const dataSource = { driver: { master: { query } } } as unknown as DataSource;
     const config = loadConfig({});
     const statements = new PreparedStatements(dataSource);
     const verifier = new ApiKeyVerifier(statements, new ApiKeyCache(config, dataSource), new ApiKeyUsageRecorder(config, dataSource));

@@ -1,6 +1,8 @@
-import { Injectable } from '@nestjs/common';
-import { PreparedStatements, Statement } from '../database/prepared-statements';
+import { Injectable, Optional } from '@nestjs/common';
+import { timingSafeEqual } from 'node:crypto';
 import type { Principal, UserRole, UserStatus } from '../common/principal';
+import { AppConfig } from '../config/app-config';
+import { PreparedStatements, Statement } from '../database/prepared-statements';
 import { ApiKeyCache } from './api-key-cache';
 import { hashApiKey, isWellFormedApiKey } from './api-key-format';
 import { ApiKeyUsageRecorder } from './api-key-usage';
@@ -54,20 +56,30 @@ const LOOKUP: Statement = {
 @Injectable()
 export class ApiKeyVerifier {
   private readonly load = (keyHash: Buffer) => this.lookup(keyHash);
+  /** SHA-256 of a custom ADMIN_API_KEY (one without the pvk_ checksum), the one such key looked up. */
+  private readonly customAdminKeyHash: Buffer | null;
 
   constructor(
     private readonly statements: PreparedStatements,
     private readonly cache: ApiKeyCache,
     private readonly usage: ApiKeyUsageRecorder,
-  ) {}
+    @Optional() config?: AppConfig,
+  ) {
+    const adminKey = config?.adminApiKey;
+    this.customAdminKeyHash = adminKey && !isWellFormedApiKey(adminKey) ? hashApiKey(adminKey) : null;
+  }
 
   async verify(key: string, now = new Date()): Promise<KeyVerification> {
-    if (!isWellFormedApiKey(key)) return { valid: false, reason: 'malformed' };
+    if (!isWellFormedApiKey(key) && !this.isCustomAdminKey(key)) return { valid: false, reason: 'malformed' };
     const record = await this.cache.resolve(hashApiKey(key), this.load);
     if (!record) return { valid: false, reason: 'not_found' };
     const result = evaluate(record, now);
     if (result.valid) this.usage.record(result.principal.keyId, now);
     return result;
+  }
+
+  private isCustomAdminKey(key: string): boolean {
+    return this.customAdminKeyHash !== null && timingSafeEqual(hashApiKey(key), this.customAdminKeyHash);
   }
 
   async lookup(keyHash: Buffer): Promise<KeyRecord | null> {

@@ -1,10 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiConflictResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
 import { ApiKeyAuth, CurrentPrincipal } from '../common/auth.decorators';
 import type { Principal } from '../common/principal';
 import { ProblemDto } from '../common/problem';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyIdParamsDto, ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from './dto/api-key.dto';
+
+const OTHER_USERS_KEYS = "`user_id` names another user, and you are not an owner, admin or provisioner of the organization.";
 
 @ApiTags('api-keys')
 @ApiKeyAuth()
@@ -15,6 +17,7 @@ export class ApiKeysController {
 
   /** Lists keys (never their secrets): your own, or with `user_id` those of a user of your organization. */
   @Get()
+  @ApiForbiddenResponse({ type: ProblemDto, description: OTHER_USERS_KEYS })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'No such user in your organization.' })
   list(@CurrentPrincipal() principal: Principal, @Query() query: ListApiKeysQueryDto): Promise<ApiKeyPageDto> {
     return this.apiKeys.list(principal, query);
@@ -22,6 +25,7 @@ export class ApiKeysController {
 
   /** Creates a key. The secret is in this response only. */
   @Post()
+  @ApiForbiddenResponse({ type: ProblemDto, description: OTHER_USERS_KEYS })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'No such user in your organization.' })
   @ApiConflictResponse({ type: ProblemDto, description: 'The user is disabled.' })
   create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {

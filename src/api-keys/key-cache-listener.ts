@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { randomUUID } from 'node:crypto';
 import { Client, Notification } from 'pg';
 import { AppConfig } from '../config/app-config';
+import { PreparedStatements } from '../database/prepared-statements';
 import { ApiKeyCache, KEY_CACHE_CHANNEL } from './api-key-cache';
 
 /** The listener's connection shows up under this name in pg_stat_activity. */
@@ -17,12 +18,12 @@ const PROBE_TIMEOUT_MS = 3000;
  * cache falls back to its TTL, and on every (re)connection the whole cache is cleared once, since
  * notifications may have been missed.
  *
- * Once listening it probes the channel from a second short-lived connection. On the embedded
- * PGlite every connection shares one backend session and a notification comes back on the
- * connection that sent it, never on another: the probe then lands on the sender, the listener is
- * closed and the state is `unsupported` — invalidation stays exact within this process (the
- * embedded database is for one process), and changes made by another process reach it only
- * through the TTL.
+ * On the embedded PGlite (one backend session behind every connection; a notification comes back
+ * on the connection that sent it, never on another) no listener is started and the state is
+ * `unsupported`: invalidation stays exact within this process (the embedded database is for one
+ * process), and changes made by another process would reach it only through the TTL. Elsewhere,
+ * once listening, it probes the channel from a second short-lived connection, and gives up the
+ * same way if the probe comes back on the sending connection instead.
  */
 @Injectable()
 export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -36,10 +37,17 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
   constructor(
     private readonly config: AppConfig,
     private readonly cache: ApiKeyCache,
+    private readonly database: PreparedStatements,
   ) {}
 
   onApplicationBootstrap(): void {
     if (!this.cache.stats().enabled || !this.config.databaseUrl) return;
+    if (this.database.sharedSession) {
+      // The embedded PGlite: notifications never reach another connection, and a connection of our
+      // own beside the pool's would interleave protocol messages on its one session.
+      this.cache.setListenerState('unsupported');
+      return;
+    }
     this.loop = this.run();
   }
 

@@ -343,11 +343,18 @@ function isIdempotencyKeyTaken(error: unknown): boolean {
   return code === '23505' && constraint === 'pk_idempotency_keys';
 }
 
+/** Years 1–9999 in UTC: outside them the ISO text PostgreSQL is given (`+010000-…`) fails to parse (a 500). */
+const EARLIEST_INSTANT = new Date('0001-01-01T00:00:00Z').getTime();
+const LATEST_INSTANT = new Date('9999-12-31T23:59:59.999Z').getTime();
+
 function parseInstant(field: string, value: string | undefined): Date | null {
   if (value === undefined) return null;
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) {
     throw ProblemException.validation([{ field, message: `${field} must be an ISO 8601 date-time` }]);
+  }
+  if (date.getTime() < EARLIEST_INSTANT || date.getTime() > LATEST_INSTANT) {
+    throw ProblemException.validation([{ field, message: `${field} must be between the years 1 and 9999 (UTC)` }]);
   }
   return date;
 }

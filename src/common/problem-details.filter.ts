@@ -79,6 +79,15 @@ export class ProblemDetailsFilter implements ExceptionFilter {
   }
 }
 
+/**
+ * Fastify's `frameworkErrors` hook: errors Fastify meets before routing (an over-long path
+ * parameter, a malformed URL) are answered as problem details too, not as Fastify's own JSON.
+ */
+export function frameworkErrorAsProblem(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  const problem = new ProblemDetailsFilter().toProblem(error);
+  void reply.status(problem.status).header('content-type', 'application/problem+json').send(problem);
+}
+
 function describeFastifyError(error: FastifyLikeError): string {
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -88,6 +97,10 @@ function describeFastifyError(error: FastifyLikeError): string {
       return 'The request body is larger than this service accepts.';
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return 'Unsupported Content-Type: send application/json.';
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return 'A path parameter is longer than any valid value.';
+    case 'FST_ERR_BAD_URL':
+      return 'The URL is not valid (bad percent-encoding).';
     default:
       return error.message ?? 'The request could not be processed.';
   }

@@ -1,4 +1,5 @@
 import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
+import { ValidateIf } from 'class-validator';
 import { FieldError, ProblemException } from './problem';
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
@@ -9,6 +10,17 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
       message: message.replace(/^property (\S+) should not exist$/, 'unknown field $1'),
     }));
     return [...own, ...flatten(error.children ?? [], field)];
+  });
+}
+
+/** One entry per distinct field and message (`?limit=a&limit=b` failed the same check once per constraint). */
+function unique(errors: FieldError[]): FieldError[] {
+  const seen = new Set<string>();
+  return errors.filter((error) => {
+    const key = JSON.stringify([error.field, error.message]);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
   });
 }
 
@@ -26,7 +38,7 @@ export class StrictValidationPipe extends ValidationPipe {
       transform: true,
       transformOptions: { enableImplicitConversion: false },
       validationError: { target: false, value: false },
-      exceptionFactory: (errors) => ProblemException.validation(flatten(errors)),
+      exceptionFactory: (errors) => ProblemException.validation(unique(flatten(errors))),
     });
   }
 
@@ -40,7 +52,10 @@ export class StrictValidationPipe extends ValidationPipe {
       throw ProblemException.validation([{ field: nulField || 'body', message: 'must not contain the NUL character' }]);
     }
     if (metadata.type === 'body' && metadata.metatype && this.toValidate(metadata)) {
-      if (value === undefined || value === null || typeof value !== 'object' || Array.isArray(value)) {
+      // No body at all (no Content-Type, nothing sent) is an empty object: routes whose fields are
+      // all optional work without one, and required fields are reported by name.
+      if (value === undefined) return super.transform({}, metadata);
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
         throw ProblemException.validation(
           [{ field: 'body', message: 'the request body must be a JSON object' }],
           'The request body must be a JSON object.',
@@ -49,6 +64,28 @@ export class StrictValidationPipe extends ValidationPipe {
     }
     return super.transform(value, metadata);
   }
+}
+
+/** No request of this API nests objects or arrays; anything deeper than this is refused. */
+export const MAX_BODY_NESTING = 16;
+
+/**
+ * Fastify preValidation hook, before any guard, interceptor or pipe: a JSON body nested thousands
+ * deep made class-transformer (and the idempotency fingerprint) overflow the stack, a 500.
+ */
+export async function refuseDeeplyNestedBody(request: { body?: unknown }): Promise<void> {
+  if (nestedDeeperThan(request.body, MAX_BODY_NESTING)) {
+    throw ProblemException.validation([
+      { field: 'body', message: `must not nest objects or arrays more than ${MAX_BODY_NESTING} levels deep` },
+    ]);
+  }
+}
+
+/** True when objects/arrays nest more than `max` levels (walks at most `max` levels down). */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (max === 0) return true;
+  return Object.values(value).some((item) => nestedDeeperThan(item, max - 1));
 }
 
 /** The path of the first string holding U+0000 in a parsed body, query or parameter; null if none. */
@@ -61,4 +98,13 @@ function findNul(value: unknown, path: string, depth = 0): string | null {
     if (found !== null) return found;
   }
   return null;
+}
+
+/**
+ * An optional body field: it may be left out, but when present it is validated, so an explicit
+ * `null` is refused (400) like any other wrong type. (class-validator's @IsOptional() lets `null`
+ * through, which then reached the database as a NOT NULL violation: a 500.)
+ */
+export function OptionalField(): PropertyDecorator {
+  return ValidateIf((_object: object, value: unknown) => value !== undefined);
 }

@@ -27,9 +27,11 @@ export class EnvironmentVariables {
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
   PUBLIC_BASE_URL?: string;
 
+  /** At most 10 years: a larger TTL made expires_at an invalid date and every provision a 500. */
   @Transform(toInt)
   @IsInt()
   @Min(1)
+  @Max(315_360_000)
   PROVISION_TTL_SECONDS: number = 604800;
 
   @Transform(toInt)
@@ -44,7 +46,10 @@ export class EnvironmentVariables {
 
   @IsOptional()
   @Transform(emptyToUndefined)
-  @Matches(/^pvk_[0-9A-Za-z]{38}$/, { message: 'ADMIN_API_KEY must be a Provisio key: pvk_ followed by 38 base62 characters' })
+  // Any key the deployer chooses (the contract: "that exact key"); a generated pvk_ key is best.
+  @Matches(/^[\x21-\x7e]{8,256}$/, {
+    message: 'ADMIN_API_KEY must be 8–256 printable ASCII characters without spaces (ideally a pvk_ key made by the API)',
+  })
   ADMIN_API_KEY?: string;
 
   @IsString()

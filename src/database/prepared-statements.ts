@@ -15,24 +15,33 @@ export interface Statement {
  * vs -M extended here), and it skips TypeORM's query wrapper on the client.
  *
  * On the embedded PGlite every connection shares one backend session, so a name prepared by one
- * connection would collide on another: there, statements run unnamed through TypeORM.
+ * connection would collide on another: there, statements run unnamed.
  */
 @Injectable()
 export class PreparedStatements implements OnModuleInit {
   private named = false;
+  /**
+   * True on the embedded PGlite (known after start-up): one backend session behind every
+   * connection, so nothing may open connections of its own beside the pool (see KeyCacheListener).
+   */
+  sharedSession = false;
 
   constructor(private readonly dataSource: DataSource) {}
 
   async onModuleInit(): Promise<void> {
     const [{ version }]: { version: string }[] = await this.dataSource.query('SELECT version()');
-    this.named = !/PGlite/i.test(version);
+    this.sharedSession = /PGlite/i.test(version);
+    this.named = !this.sharedSession;
   }
 
-  /** Runs the statement on the pool, or on the transaction of `manager` when it has one. */
+  /**
+   * Runs the statement on the pool, or on the transaction of `manager` when it has one — straight
+   * through `pg` in both cases (an expected error, like the unique violation CHARGE_ONCE relies on,
+   * is the caller's to handle, not one for TypeORM to log).
+   */
   async query<T>(statement: Statement, values: unknown[], manager?: EntityManager): Promise<T[]> {
     const runner = manager?.queryRunner;
-    if (!this.named) return (manager ?? this.dataSource.manager).query(statement.text, values);
-    const config = { name: statement.name, text: statement.text, values };
+    const config = this.named ? { name: statement.name, text: statement.text, values } : { text: statement.text, values };
     if (runner && !runner.isReleased) {
       const client = (await runner.connect()) as PoolClient;
       return (await client.query(config)).rows as T[];

@@ -6,6 +6,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { CurrentPrincipal, Provisioner } from '../common/auth.decorators';
+import { Idempotent, IdempotencyContext, IdempotentRequest } from '../common/idempotency';
 import type { Principal } from '../common/principal';
 import { ProblemDto } from '../common/problem';
 import { CreatedUserDto } from '../users/dto/user.dto';
@@ -23,6 +24,7 @@ export class ProvisioningController {
    */
   @Post('admin/create-user')
   @Provisioner()
+  @Idempotent({ required: false })
   @ApiHeader({
     name: 'X-User-ID',
     required: false,
@@ -33,8 +35,9 @@ export class ProvisioningController {
   createUser(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateUserDto,
-    @Headers('x-user-id') userIdHeader?: string,
+    @Headers('x-user-id') userIdHeader: string | undefined,
+    @IdempotencyContext() idempotency: IdempotentRequest | undefined,
   ): Promise<CreatedUserDto> {
-    return this.provisioning.provision(principal, dto, userIdHeader);
+    return this.provisioning.provision(principal, dto, userIdHeader, idempotency);
   }
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
+import { IdempotencyModule } from '../common/idempotency';
 import { UsersModule } from '../users/users.module';
 import { EmailDomainMapper } from './email-domain-mapper';
 import { ExpiryJob } from './expiry.job';
@@ -9,7 +10,7 @@ import { ProvisionsController } from './provisions.controller';
 import { ProvisionsService } from './provisions.service';
 
 @Module({
-  imports: [UsersModule, ApiKeysModule],
+  imports: [UsersModule, ApiKeysModule, IdempotencyModule],
   controllers: [ProvisioningController, ProvisionsController],
   providers: [ProvisioningService, ProvisionsService, EmailDomainMapper, ExpiryJob],
   exports: [ProvisioningService, ProvisionsService, EmailDomainMapper],

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { displayPrefix, generateApiKey, hashApiKey } from '../api-keys/api-key-format';
+import { IdempotencyService, IdempotentRequest, withoutSecrets } from '../common/idempotency';
 import type { Principal } from '../common/principal';
 import { ProblemException } from '../common/problem';
 import { CreatedUserDto } from '../users/dto/user.dto';
@@ -12,15 +13,24 @@ import { EmailDomainMapper } from './email-domain-mapper';
 export class ProvisioningService {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly idempotency: IdempotencyService,
     private readonly users: UsersService,
     private readonly mapper: EmailDomainMapper,
   ) {}
 
   /**
    * Creates an active, API-only user in the provisioner's organization, under its domain, with a
-   * key that works at once. User and key are written atomically: never one without the other.
+   * key that works at once. User and key are written atomically, in one statement: never one
+   * without the other. Without an Idempotency-Key that statement is all (one round trip); with one,
+   * it runs in the key's transaction, and a replay answers the same user without `api_key` (never
+   * stored).
    */
-  async provision(principal: Principal, dto: CreateUserDto, userIdHeader?: string): Promise<CreatedUserDto> {
+  async provision(
+    principal: Principal,
+    dto: CreateUserDto,
+    userIdHeader: string | undefined,
+    idempotency: IdempotentRequest | undefined,
+  ): Promise<CreatedUserDto> {
     if (userIdHeader !== undefined && userIdHeader.trim().toLowerCase() !== principal.email.toLowerCase()) {
       throw ProblemException.forbidden("The X-User-ID header does not match the calling key's user.");
     }
@@ -28,21 +38,27 @@ export class ProvisioningService {
     if (!mapped.ok) {
       throw ProblemException.validation([{ field: 'email', message: `email ${mapped.reason}` }]);
     }
-    // User and key in one statement (see UsersService.insertUserWithKey): one transaction, one round trip.
-    const plaintext = generateApiKey();
-    const user = await this.users.insertUserWithKey(
-      this.dataSource.manager,
-      {
-        email: mapped.email,
-        organizationId: principal.organizationId,
-        role: 'member',
-        apiOnly: true,
-        status: 'active',
-        externalEmail: mapped.externalEmail,
-        provisionedBy: principal.userId,
-      },
-      { billingOrganizationId: principal.organizationId, keyHash: hashApiKey(plaintext), prefix: displayPrefix(plaintext) },
-    );
-    return { ...toUserDto(user), api_key: plaintext };
+    const insert = (manager: EntityManager): Promise<CreatedUserDto> => {
+      const plaintext = generateApiKey();
+      return this.users
+        .insertUserWithKey(
+          manager,
+          {
+            email: mapped.email,
+            organizationId: principal.organizationId,
+            role: 'member',
+            apiOnly: true,
+            status: 'active',
+            externalEmail: mapped.externalEmail,
+            provisionedBy: principal.userId,
+          },
+          { billingOrganizationId: principal.organizationId, keyHash: hashApiKey(plaintext), prefix: displayPrefix(plaintext) },
+        )
+        .then((user) => ({ ...toUserDto(user), api_key: plaintext }));
+    };
+    if (!idempotency) return insert(this.dataSource.manager);
+    return this.idempotency.run(principal.organizationId, idempotency, insert, {
+      stored: withoutSecrets<CreatedUserDto>('api_key'),
+    });
   }
 }

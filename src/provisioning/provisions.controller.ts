@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, Provisioner } from '../common/auth.decorators';
+import { Idempotent, IdempotencyContext, IdempotentRequest } from '../common/idempotency';
 import type { Principal } from '../common/principal';
 import { ProblemDto } from '../common/problem';
 import {
@@ -25,10 +26,15 @@ export class ProvisionsController {
    * by default) and its user and keys are deleted.
    */
   @Post()
+  @Idempotent({ required: false })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid email, role or body.' })
   @ApiConflictResponse({ type: ProblemDto, description: 'The mapped address exists; `existing_user_id` names that user.' })
-  create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateProvisionDto): Promise<CreatedProvisionDto> {
-    return this.provisions.create(principal, dto);
+  create(
+    @CurrentPrincipal() principal: Principal,
+    @Body() dto: CreateProvisionDto,
+    @IdempotencyContext() idempotency: IdempotentRequest | undefined,
+  ): Promise<CreatedProvisionDto> {
+    return this.provisions.create(principal, dto, idempotency);
   }
 
   /** Your organization's provisions, oldest first, optionally only those with one (effective) status. */

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { ApiKeysService } from '../api-keys/api-keys.service';
+import { IdempotencyService, IdempotentRequest, withoutSecrets } from '../common/idempotency';
 import { paginateByCreation } from '../common/pagination';
 import type { Principal } from '../common/principal';
 import { ProblemException } from '../common/problem';
@@ -32,9 +33,18 @@ export class ProvisionsService {
     private readonly users: UsersService,
     private readonly apiKeys: ApiKeysService,
     private readonly mapper: EmailDomainMapper,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
-  async create(principal: Principal, dto: CreateProvisionDto): Promise<CreatedProvisionDto> {
+  /**
+   * With an Idempotency-Key, a replay answers the same provision with `api_key` and `claim_url`
+   * null: neither secret is ever stored, so neither can be shown again.
+   */
+  async create(
+    principal: Principal,
+    dto: CreateProvisionDto,
+    idempotency?: IdempotentRequest,
+  ): Promise<CreatedProvisionDto> {
     const id = randomUUID();
     let email = placeholderEmail(id, principal.organizationDomain);
     let externalEmail: string | null = null;
@@ -49,7 +59,7 @@ export class ProvisionsService {
     const expiresAt = new Date(Date.now() + this.config.provisionTtlSeconds * 1000);
     const role = dto.role ?? 'member';
 
-    return this.dataSource.transaction(async (manager) => {
+    return this.idempotency.run(principal.organizationId, idempotency, async (manager) => {
       const user = await this.users.insertUser(manager, {
         email,
         organizationId: principal.organizationId,
@@ -77,7 +87,7 @@ export class ProvisionsService {
         api_key: issued.plaintext,
         claim_url: `${this.config.publicBaseUrl}/claim/${token}`,
       };
-    });
+    }, { stored: withoutSecrets<CreatedProvisionDto>('api_key', 'claim_url') });
   }
 
   async list(principal: Principal, query: ListProvisionsQueryDto): Promise<ProvisionPageDto> {

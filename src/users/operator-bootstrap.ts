@@ -44,7 +44,8 @@ export class OperatorBootstrap implements OnApplicationBootstrap {
     if (!parsed.ok) throw new Error(`ADMIN_EMAIL=${JSON.stringify(email)}: ${parsed.reason}`);
     const adminKey = this.config.adminApiKey;
     if (adminKey !== undefined && !isWellFormedApiKey(adminKey)) {
-      throw new Error('ADMIN_API_KEY: the checksum does not match; generate keys with the API or leave it unset');
+      // Accepted as that exact key (the verifier knows it), but worth a word: it is not pvk_ + checksum.
+      this.logger.warn('ADMIN_API_KEY is not a generated Provisio key (pvk_ + 38 base62 with checksum); it is accepted as is.');
     }
     return this.dataSource.transaction(async (manager) => {
       await manager.query(`SELECT pg_advisory_xact_lock(hashtext('provisio:operator-bootstrap'))`);

@@ -26,7 +26,12 @@ export async function startTestApp(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ADMIN_EMAIL: 'admin@localhost',
     ADMIN_API_KEY: adminKey,
-    DATABASE_POOL_SIZE: '5',
+    // One connection on the embedded PGlite, as `npm start` uses (see src/main.ts).
+    DATABASE_POOL_SIZE: db.embedded ? '1' : '5',
+    // last_used_at is written in the background every few seconds; tests that compare whole tables
+    // before and after a request must not see such a write land in between. Tests of it call
+    // ApiKeyUsageRecorder.flush() (or close the app) instead.
+    KEY_USAGE_FLUSH_INTERVAL_MS: '60000',
     ...env,
     DATABASE_URL: db.url,
   });
@@ -69,15 +74,14 @@ export async function provisionUser(t: TestApp, provisionerKey: string, email: s
   return res.body as CreatedUser;
 }
 
-/** Every row count of the tables the API writes, to prove a refused request wrote nothing. */
+/** Every row count of the tables the API writes, to prove a refused request wrote nothing (one query). */
 export async function rowCounts(t: TestApp): Promise<Record<string, number>> {
-  const rows: { table_name: string }[] = await t.app
-    .get(DataSource)
-    .query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'typeorm_migrations' ORDER BY 1`);
-  const counts: Record<string, number> = {};
-  for (const { table_name } of rows) {
-    const [{ n }] = await t.app.get(DataSource).query(`SELECT count(*)::int AS n FROM "${table_name}"`);
-    counts[table_name] = n;
-  }
-  return counts;
+  const dataSource = t.app.get(DataSource);
+  const rows: { table_name: string }[] = await dataSource.query(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'typeorm_migrations' ORDER BY 1`,
+  );
+  const counts: { t: string; n: number }[] = await dataSource.query(
+    rows.map(({ table_name }) => `SELECT '${table_name}' AS t, count(*)::int AS n FROM "${table_name}"`).join(' UNION ALL '),
+  );
+  return Object.fromEntries(counts.map(({ t: table, n }) => [table, n]));
 }

@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsOptional, IsString, IsUUID, Length, MaxLength } from 'class-validator';
 import { PageOf, PageQueryDto } from '../../common/pagination';
+import { OptionalField } from '../../common/validation';
 
 export class ApiKeyDto {
   id: string;
@@ -25,13 +26,13 @@ export class ApiKeyPageDto extends PageOf(ApiKeyDto) {}
 
 export class CreateApiKeyDto {
   /** A label for the key. */
-  @IsOptional()
+  @OptionalField()
   @IsString()
   @Length(1, 100)
   name?: string;
 
   /** Create the key for this user of your organization (org admins/owners and provisioners only). Default: yourself. */
-  @IsOptional()
+  @OptionalField()
   @IsUUID('all')
   user_id?: string;
 }

@@ -3,11 +3,14 @@ import { IsInt, IsISO8601, IsOptional, IsString, IsUUID, Matches, Max, MaxLength
 import { PageOf, PageQueryDto } from '../../common/pagination';
 import { LEDGER_REASONS } from '../entities/ledger-entry.entity';
 import type { LedgerReason } from '../entities/ledger-entry.entity';
+import { OptionalField } from '../../common/validation';
 
 /** Largest charge in one request. */
 export const MAX_CHARGE_UNITS = 1_000_000;
 /** Largest grant or correction (either sign) in one request. */
 export const MAX_CREDIT_AMOUNT = 1_000_000_000;
+/** Its negative, as a constant: the swagger CLI plugin silently dropped `amount` for `@Min(-MAX_CREDIT_AMOUNT)`. */
+export const MIN_CREDIT_AMOUNT = -1_000_000_000;
 export const MAX_DESCRIPTION_LENGTH = 500;
 /** PostgreSQL text cannot hold U+0000: refuse it as bad input instead of failing at the database. */
 const NO_NUL = /^[^\u0000]*$/;
@@ -20,7 +23,7 @@ export class CreateChargeDto {
   units: number;
 
   /** What the credits were spent on (up to 500 characters). */
-  @IsOptional()
+  @OptionalField()
   @IsString()
   @MaxLength(MAX_DESCRIPTION_LENGTH)
   @Matches(NO_NUL, { message: 'description must not contain NUL characters' })
@@ -42,12 +45,12 @@ export class CreateCreditDto {
    */
   @IsInt({ message: 'amount must be an integer' })
   @NotEquals(0, { message: 'amount must not be 0' })
-  @Min(-MAX_CREDIT_AMOUNT, { message: `amount must be at least -${MAX_CREDIT_AMOUNT}` })
+  @Min(MIN_CREDIT_AMOUNT, { message: `amount must be at least ${MIN_CREDIT_AMOUNT}` })
   @Max(MAX_CREDIT_AMOUNT, { message: `amount must be at most ${MAX_CREDIT_AMOUNT}` })
   amount: number;
 
   /** Why: stored as the ledger entry's description (up to 500 characters). */
-  @IsOptional()
+  @OptionalField()
   @IsString()
   @MaxLength(MAX_DESCRIPTION_LENGTH)
   @Matches(NO_NUL, { message: 'reason must not contain NUL characters' })

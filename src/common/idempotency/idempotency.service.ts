@@ -79,17 +79,20 @@ export class IdempotencyService {
   /**
    * Runs `work` in a new transaction guarded by the key (or, without a key, just in a transaction).
    * `scope` is the organization the key belongs to. The result must be plain JSON (it is stored).
+   * `stored` turns the result into what is stored and replayed, e.g. withoutSecrets(): a route that
+   * answers a secret (an API key, a claim link) must never store it, so its replays lack it.
    */
   async run<T>(
     scope: string,
     request: IdempotentRequest | undefined,
     work: (manager: EntityManager) => Promise<T>,
-    options: { successStatus?: number; atomicWork?: boolean } = {},
+    options: { successStatus?: number; atomicWork?: boolean; stored?: (value: T) => unknown } = {},
   ): Promise<T> {
     if (!request) return this.dataSource.transaction(work);
     const successStatus = options.successStatus ?? 201;
+    const stored = options.stored ?? ((value: T) => value);
     const outcome = await this.dataSource.transaction((manager) =>
-      this.attempt(manager, scope, request, work, successStatus, options.atomicWork ?? false),
+      this.attempt(manager, scope, request, work, successStatus, stored, options.atomicWork ?? false),
     );
     switch (outcome.kind) {
       case 'done':
@@ -115,6 +118,7 @@ export class IdempotencyService {
     request: IdempotentRequest,
     work: (manager: EntityManager) => Promise<T>,
     successStatus: number,
+    stored: (value: T) => unknown,
     atomicWork: boolean,
   ): Promise<Attempt<T>> {
     // At most three rounds: claim, or read the holder's answer, or free an expired key and claim again.
@@ -124,7 +128,7 @@ export class IdempotencyService {
         [scope, request.key, request.fingerprint, IDEMPOTENCY_KEY_TTL_HOURS],
         manager,
       );
-      if (claimed.length === 1) return this.execute(manager, scope, request, work, successStatus, atomicWork);
+      if (claimed.length === 1) return this.execute(manager, scope, request, work, successStatus, stored, atomicWork);
 
       const rows: KeyRow[] = await manager.query(
         `SELECT request_hash, status, response_status, response_body, expires_at <= now() AS expired
@@ -169,12 +173,15 @@ export class IdempotencyService {
     request: IdempotentRequest,
     work: (manager: EntityManager) => Promise<T>,
     successStatus: number,
+    stored: (value: T) => unknown,
     atomicWork: boolean,
   ): Promise<Attempt<T>> {
     if (!atomicWork) await manager.query(`SAVEPOINT ${SAVEPOINT}`);
     try {
       const value = await work(manager);
-      if (!request.answerStored) await this.complete(manager, scope, request, successStatus, { kind: 'body', body: value });
+      if (!request.answerStored) {
+        await this.complete(manager, scope, request, successStatus, { kind: 'body', body: stored(value) });
+      }
       return { kind: 'done', value };
     } catch (error) {
       if (!(error instanceof ProblemException) || error.getStatus() >= 500) throw error;
@@ -210,4 +217,13 @@ function inProgress(): ProblemException {
     'idempotency-key-in-progress',
     'A request with this Idempotency-Key is still being processed. Retry later to get its answer.',
   );
+}
+
+/**
+ * For IdempotencyService.run's `stored`: the answer with its secret fields set to null and
+ * `secrets_withheld: true`. Secrets are shown once, in the first answer; a replay still names the
+ * created resource (same status, ids and other fields) but says its secrets are not available again.
+ */
+export function withoutSecrets<T extends object>(...fields: (keyof T & string)[]): (value: T) => unknown {
+  return (value) => ({ ...value, ...Object.fromEntries(fields.map((field) => [field, null])), secrets_withheld: true });
 }

@@ -1,19 +1,20 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { PageOf, PageQueryDto } from '../../common/pagination';
 import { PROVISION_ROLES, PROVISION_STATUSES } from '../provision-status';
 import type { ProvisionRole, ProvisionStatus } from '../provision-status';
+import { OptionalField } from '../../common/validation';
 
 export class CreateProvisionDto {
   /** The role of the user in your organization. */
   @ApiProperty({ enum: PROVISION_ROLES, default: 'member', required: false })
-  @IsOptional()
+  @OptionalField()
   @IsIn(PROVISION_ROLES, { message: 'role must be one of: member, admin' })
   role?: ProvisionRole;
 
   /** Whether the claimed account skips onboarding. */
   @ApiProperty({ default: true, required: false })
-  @IsOptional()
+  @OptionalField()
   @IsBoolean()
   skip_onboarding?: boolean;
 
@@ -21,7 +22,7 @@ export class CreateProvisionDto {
    * The end-user's address, if known: the user is created as `<local part>@<your domain>` (as
    * create-user does). Without it the user gets `provisioned-<short id>@<your domain>`.
    */
-  @IsOptional()
+  @OptionalField()
   @IsString()
   @MaxLength(320)
   email?: string;
@@ -52,13 +53,27 @@ export class ProvisionDto {
 }
 
 export class CreatedProvisionDto extends ProvisionDto {
-  /** The placeholder user's API key: it works at once. Shown only in this response. */
-  @ApiProperty({ example: 'pvk_4Wd0mX7q2T9bK1yZr8LpQn3sVc6HjE5a0h3KzA' })
-  api_key: string;
+  /**
+   * The placeholder user's API key: it works at once. Shown only in this response; null only in
+   * the replay of an Idempotency-Key request (`secrets_withheld`).
+   */
+  @ApiProperty({ type: String, nullable: true, example: 'pvk_4Wd0mX7q2T9bK1yZr8LpQn3sVc6HjE5a0h3KzA' })
+  api_key: string | null;
 
-  /** The claim link to hand to the end-user (single use). Shown only in this response. */
-  @ApiProperty({ example: 'https://provisio.example.com/claim/pvc_8sK2mQ0xVb4Zr7TnLp1WcY9dHe3Ja6Uf' })
-  claim_url: string;
+  /**
+   * The claim link to hand to the end-user (single use). Shown only in this response; null only in
+   * the replay of an Idempotency-Key request (`secrets_withheld`).
+   */
+  @ApiProperty({ type: String, nullable: true, example: 'https://provisio.example.com/claim/pvc_8sK2mQ0xVb4Zr7TnLp1WcY9dHe3Ja6Uf' })
+  claim_url: string | null;
+
+  /**
+   * Only on a replay of an earlier request with the same Idempotency-Key: `true`, and `api_key` and
+   * `claim_url` are null (they are never stored). Cancel the provision and create a new one if the
+   * first answer was lost.
+   */
+  @ApiPropertyOptional({ type: Boolean, example: true })
+  secrets_withheld?: boolean;
 }
 
 export class ProvisionPageDto extends PageOf(ProvisionDto) {}

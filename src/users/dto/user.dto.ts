@@ -1,8 +1,9 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { PageOf, PageQueryDto } from '../../common/pagination';
 import { USER_ROLES, USER_STATUSES } from '../../common/principal';
 import type { UserRole, UserStatus } from '../../common/principal';
+import { OptionalField } from '../../common/validation';
 
 export class UserDto {
   id: string;
@@ -25,9 +26,19 @@ export class UserDto {
 }
 
 export class CreatedUserDto extends UserDto {
-  /** The user's API key. Shown only in this response. */
-  @ApiProperty({ example: 'pvk_4Wd0mX7q2T9bK1yZr8LpQn3sVc6HjE5a0h3KzA' })
-  api_key: string;
+  /**
+   * The user's API key. Shown only in this response; null only in the replay of an Idempotency-Key
+   * request (`secrets_withheld`), since keys are never stored in plaintext.
+   */
+  @ApiProperty({ type: String, nullable: true, example: 'pvk_4Wd0mX7q2T9bK1yZr8LpQn3sVc6HjE5a0h3KzA' })
+  api_key: string | null;
+
+  /**
+   * Only on a replay of an earlier request with the same Idempotency-Key: `true`, and the secrets of
+   * the first answer are null. Rotate or create a key for the user if the first answer was lost.
+   */
+  @ApiPropertyOptional({ type: Boolean, example: true })
+  secrets_withheld?: boolean;
 }
 
 export class OrganizationSummaryDto {
@@ -62,23 +73,23 @@ export class AdminCreateUserDto {
   email: string;
 
   /** May this user create users in its own organization? Refused (422) on public mailbox domains. */
-  @IsOptional()
+  @OptionalField()
   @IsBoolean()
   is_provisioner?: boolean;
 
   /** Role in an existing organization (default member). The first user of a domain is always its owner. */
-  @IsOptional()
+  @OptionalField()
   @IsIn(USER_ROLES)
   role?: UserRole;
 }
 
 export class AdminUpdateUserDto {
-  @IsOptional()
+  @OptionalField()
   @IsBoolean()
   is_provisioner?: boolean;
 
   /** `disabled` refuses the user's keys at once; `active` lets them work again. */
-  @IsOptional()
+  @OptionalField()
   @IsIn(['active', 'disabled'])
   status?: 'active' | 'disabled';
 }
