@@ -2,7 +2,9 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
+import { createAppLogger, registerAccessLog } from './common/access-log';
 import { API_KEY_SCHEME } from './common/auth.decorators';
 import { frameworkErrorAsProblem, ProblemDetailsFilter } from './common/problem-details.filter';
 import { refuseDeeplyNestedBody, StrictValidationPipe } from './common/validation';
@@ -14,18 +16,26 @@ export type ProvisioApp = NestFastifyApplication;
  * Builds the whole application (adapter, validation, problem details, OpenAPI) for a config
  * whose database is known. main.ts and the e2e tests both start the service through here.
  */
-export async function createApp(config: AppConfig & { databaseUrl: string }) {
+export async function createApp(
+  config: AppConfig & { databaseUrl: string },
+  options: { logDestination?: DestinationStream } = {},
+) {
+  const logger = createAppLogger(config.logLevel, options.logDestination);
+  // No Nest middleware is used (requests are logged by a Fastify hook): skipping @fastify/middie
+  // saves its onRequest hook on every request.
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
     trustProxy: true,
     frameworkErrors: frameworkErrorAsProblem,
+    skipMiddie: true,
   });
+  registerAccessLog(adapter.getInstance(), logger, config.accessLog);
   // JSON only: Fastify's own application/json parser, and no other. Nest's default form parser and
   // Fastify's text/plain parser are left out, so any other Content-Type is a 415 problem instead of
   // a body validated as if it were JSON.
   adapter.getInstance().removeContentTypeParser('text/plain');
   adapter.getInstance().addHook('preValidation', refuseDeeplyNestedBody);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     bufferLogs: true,
     bodyParser: false,
   });

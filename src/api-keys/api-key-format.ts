@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { randomBase62, toBase62 } from '../common/random';
 
@@ -33,7 +33,8 @@ export function isWellFormedApiKey(text: string): boolean {
 
 /** Keys are high-entropy, so a plain SHA-256 is the right hash (a slow KDF would add nothing). */
 export function hashApiKey(key: string): Buffer {
-  return createHash('sha256').update(key).digest();
+  // One-shot crypto.hash: no Hash object per request.
+  return hash('sha256', key, 'buffer');
 }
 
 /**

@@ -1,12 +1,19 @@
 import { DataSource } from 'typeorm';
+import { loadConfig } from '../config/app-config';
+import { PreparedStatements } from '../database/prepared-statements';
+import { ApiKeyCache } from './api-key-cache';
 import { generateApiKey } from './api-key-format';
+import { ApiKeyUsageRecorder } from './api-key-usage';
 import { ApiKeyVerifier, evaluate, KeyRecord } from './api-key-verifier';
 
 describe('ApiKeyVerifier', () => {
   it('refuses a key with a changed character before any database lookup', async () => {
     const queries: unknown[] = [];
-    const dataSource = { query: async (...args: unknown[]) => queries.push(args) } as unknown as DataSource;
-    const verifier = new ApiKeyVerifier(dataSource);
+    const query = async (...args: unknown[]) => (queries.push(args), { rows: [] });
+    const dataSource = { driver: { master: { query } } } as unknown as DataSource;
+    const config = loadConfig({});
+    const statements = new PreparedStatements(dataSource);
+    const verifier = new ApiKeyVerifier(statements, new ApiKeyCache(config, dataSource), new ApiKeyUsageRecorder(config, dataSource));
     const key = generateApiKey();
     const changed = key.slice(0, 20) + (key[20] === 'a' ? 'b' : 'a') + key.slice(21);
 
@@ -14,6 +21,9 @@ describe('ApiKeyVerifier', () => {
     await expect(verifier.verify('not-a-key')).resolves.toEqual({ valid: false, reason: 'malformed' });
     expect(queries).toHaveLength(0);
 
+    await expect(verifier.verify(key)).resolves.toEqual({ valid: false, reason: 'not_found' });
+    expect(queries).toHaveLength(1);
+    // The unknown key is now remembered as unknown: no second lookup.
     await expect(verifier.verify(key)).resolves.toEqual({ valid: false, reason: 'not_found' });
     expect(queries).toHaveLength(1);
   });

@@ -1,9 +1,11 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
-import { DataSource } from 'typeorm';
 import type { Principal, UserRole, UserStatus } from '../common/principal';
 import { AppConfig } from '../config/app-config';
+import { PreparedStatements, Statement } from '../database/prepared-statements';
+import { ApiKeyCache } from './api-key-cache';
 import { hashApiKey, isWellFormedApiKey } from './api-key-format';
+import { ApiKeyUsageRecorder } from './api-key-usage';
 
 /** Why a key was refused; kept apart from infrastructure failures, which throw. */
 export type KeyRefusal = 'malformed' | 'not_found' | 'revoked' | 'user_disabled' | 'expired';
@@ -34,23 +36,33 @@ interface KeyRow {
   created_at: Date;
 }
 
-const LOOKUP_SQL = `
+const LOOKUP: Statement = {
+  name: 'provisio_key_lookup',
+  text: `
   SELECT k.id AS key_id, k.billing_organization_id, k.revoked_at,
          u.id AS user_id, u.email, u.organization_id, o.domain, u.role, u.is_provisioner, u.is_operator,
          u.api_only, u.status, u.external_email, u.provisioned_by, u.expires_at, u.created_at
     FROM api_keys k
     JOIN users u ON u.id = k.user_id
     JOIN organizations o ON o.id = u.organization_id
-   WHERE k.key_hash = $1`;
+   WHERE k.key_hash = $1`,
+};
 
-/** Resolves an X-API-Key header to its principal: checksum first, then one indexed lookup by hash. */
+/**
+ * Resolves an X-API-Key header to its principal: checksum first (a malformed key reaches neither
+ * the cache nor the database), then the cache or one indexed lookup by hash, then `evaluate` — on
+ * every request, cached or not, so expiry needs no invalidation.
+ */
 @Injectable()
 export class ApiKeyVerifier {
+  private readonly load = (keyHash: Buffer) => this.lookup(keyHash);
   /** SHA-256 of a custom ADMIN_API_KEY (one without the pvk_ checksum), the one such key looked up. */
   private readonly customAdminKeyHash: Buffer | null;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly statements: PreparedStatements,
+    private readonly cache: ApiKeyCache,
+    private readonly usage: ApiKeyUsageRecorder,
     @Optional() config?: AppConfig,
   ) {
     const adminKey = config?.adminApiKey;
@@ -59,8 +71,11 @@ export class ApiKeyVerifier {
 
   async verify(key: string, now = new Date()): Promise<KeyVerification> {
     if (!isWellFormedApiKey(key) && !this.isCustomAdminKey(key)) return { valid: false, reason: 'malformed' };
-    const record = await this.lookup(hashApiKey(key));
-    return record ? evaluate(record, now) : { valid: false, reason: 'not_found' };
+    const record = await this.cache.resolve(hashApiKey(key), this.load);
+    if (!record) return { valid: false, reason: 'not_found' };
+    const result = evaluate(record, now);
+    if (result.valid) this.usage.record(result.principal.keyId, now);
+    return result;
   }
 
   private isCustomAdminKey(key: string): boolean {
@@ -68,7 +83,7 @@ export class ApiKeyVerifier {
   }
 
   async lookup(keyHash: Buffer): Promise<KeyRecord | null> {
-    const rows: KeyRow[] = await this.dataSource.query(LOOKUP_SQL, [keyHash]);
+    const rows = await this.statements.query<KeyRow>(LOOKUP, [keyHash]);
     const row = rows[0];
     if (!row) return null;
     return {

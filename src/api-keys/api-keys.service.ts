@@ -5,9 +5,22 @@ import { queryRows } from '../database/query-rows';
 import { canManageOrganization, Principal } from '../common/principal';
 import { ProblemException } from '../common/problem';
 import { User } from '../users/entities/user.entity';
+import { ApiKeyCache } from './api-key-cache';
 import { displayPrefix, generateApiKey, hashApiKey } from './api-key-format';
 import { ApiKeyDto, ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from './dto/api-key.dto';
 import { ApiKey } from './entities/api-key.entity';
+
+interface ApiKeyRow {
+  id: string;
+  user_id: string;
+  billing_organization_id: string;
+  key_hash: Buffer;
+  prefix: string;
+  name: string | null;
+  created_at: Date;
+  last_used_at: Date | null;
+  revoked_at: Date | null;
+}
 
 export interface IssuedKey {
   key: ApiKey;
@@ -16,7 +29,10 @@ export interface IssuedKey {
 
 @Injectable()
 export class ApiKeysService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly keyCache: ApiKeyCache,
+  ) {}
 
   /** Creates a key inside the caller's transaction; the plaintext exists only in the return value. */
   async issue(
@@ -25,15 +41,26 @@ export class ApiKeysService {
     name: string | null = null,
   ): Promise<IssuedKey> {
     const plaintext = generateApiKey();
-    const key = manager.create(ApiKey, {
-      userId: owner.userId,
-      billingOrganizationId: owner.billingOrganizationId,
-      keyHash: hashApiKey(plaintext),
-      prefix: displayPrefix(plaintext),
-      name,
+    // RETURNING the whole row: one round trip, no read-back.
+    const rows: ApiKeyRow[] = await manager.query(
+      `INSERT INTO api_keys (user_id, billing_organization_id, key_hash, prefix, name)
+       VALUES ($1, $2, $3, $4, $5)
+       RETURNING id, user_id, billing_organization_id, key_hash, prefix, name, created_at, last_used_at, revoked_at`,
+      [owner.userId, owner.billingOrganizationId, hashApiKey(plaintext), displayPrefix(plaintext), name],
+    );
+    const row = rows[0];
+    const key = Object.assign(new ApiKey(), {
+      id: row.id,
+      userId: row.user_id,
+      billingOrganizationId: row.billing_organization_id,
+      keyHash: row.key_hash,
+      prefix: row.prefix,
+      name: row.name,
+      createdAt: row.created_at,
+      lastUsedAt: row.last_used_at,
+      revokedAt: row.revoked_at,
     });
-    await manager.insert(ApiKey, key);
-    return { key: await manager.findOneByOrFail(ApiKey, { id: key.id }), plaintext };
+    return { key, plaintext };
   }
 
   /** Revokes every live key of a user, inside the caller's transaction. Returns the revoked ids. */
@@ -43,6 +70,7 @@ export class ApiKeysService {
       `UPDATE api_keys SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id`,
       [userId],
     );
+    await this.keyCache.notifyUsersChanged(manager, [userId]);
     return rows.map((row) => row.id);
   }
 
@@ -57,6 +85,7 @@ export class ApiKeysService {
       `DELETE FROM api_keys WHERE user_id = ANY($1::uuid[]) RETURNING id`,
       [userIds],
     );
+    await this.keyCache.notifyUsersChanged(manager, userIds);
     return rows.map((row) => row.id);
   }
 
@@ -70,6 +99,8 @@ export class ApiKeysService {
       `UPDATE api_keys SET user_id = $2 WHERE user_id = $1 RETURNING id`,
       [fromUserId, toUserId],
     );
+    // The moved keys now answer as the receiving user: both users' cached entries go.
+    await this.keyCache.notifyUsersChanged(manager, [fromUserId, toUserId]);
     return rows.map((row) => row.id);
   }
 
@@ -100,6 +131,7 @@ export class ApiKeysService {
       const key = await this.findManageableKey(manager, principal, keyId);
       if (key.revokedAt === null) {
         await manager.update(ApiKey, { id: key.id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
+        await this.keyCache.notifyUsersChanged(manager, [key.userId]);
       }
     });
   }
@@ -116,6 +148,7 @@ export class ApiKeysService {
       if (!result.affected) {
         throw ProblemException.conflict('key-revoked', `API key ${key.id} is revoked; only a live key can be rotated.`);
       }
+      await this.keyCache.notifyUsersChanged(manager, [key.userId]);
       const issued = await this.issue(
         manager,
         { userId: key.userId, billingOrganizationId: key.billingOrganizationId },

@@ -37,9 +37,15 @@ export class ApiKeyGuard implements CanActivate {
   }
 }
 
+/** Route metadata never changes after start-up: read once per handler, for both guards. */
+const accessByHandler = new WeakMap<object, Access>();
+
 export function readAccess(reflector: Reflector, context: ExecutionContext): Access {
-  return (
-    reflector.getAllAndOverride<Access | undefined>(ACCESS_METADATA, [context.getHandler(), context.getClass()]) ??
-    'any'
-  );
+  const handler = context.getHandler();
+  let access = accessByHandler.get(handler);
+  if (access === undefined) {
+    access = reflector.getAllAndOverride<Access | undefined>(ACCESS_METADATA, [handler, context.getClass()]) ?? 'any';
+    accessByHandler.set(handler, access);
+  }
+  return access;
 }

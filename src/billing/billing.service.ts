@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { IdempotencyService, IdempotentRequest } from '../common/idempotency';
+import { IDEMPOTENCY_KEY_TTL_HOURS, IdempotencyService, IdempotentRequest } from '../common/idempotency';
 import { paginateByCreation } from '../common/pagination';
 import type { Principal } from '../common/principal';
 import { ProblemException } from '../common/problem';
+import { PreparedStatements, Statement } from '../database/prepared-statements';
 import {
   BalanceDto,
   CreateChargeDto,
@@ -37,19 +38,98 @@ const RETURNING_ENTRY = `RETURNING id, organization_id, user_id, api_key_id, del
 
 /**
  * Debits a pool in one statement that cannot overspend (the conditional UPDATE finds no row when
- * the pool is short) and appends the ledger entry in that same statement. created_at is the
- * clock time after the row lock was taken, so one pool's entries sort in balance order.
+ * the pool is short), appends the ledger entry, and stores the answer with the request's
+ * Idempotency-Key — all in that same statement. The pool's row lock is held from this statement to
+ * COMMIT, and every charge of the pool waits for it, so nothing else runs in between: storing the
+ * answer in a statement of its own cost one more round trip under the lock and halved the
+ * throughput. The answer (the entry as JSON, created_at in ISO 8601 with milliseconds like
+ * Date.toISOString) is built here once and is what the response and every replay return.
+ * created_at is the clock time after the row lock was taken, so one pool's entries sort in
+ * balance order. $6 (the key) is null without an Idempotency-Key: nothing is stored then.
  */
-const CHARGE_SQL = `
+const CHARGE: Statement = {
+  name: 'provisio_charge',
+  text: `
   WITH debited AS (
     UPDATE organizations SET balance = balance - $1::int
      WHERE id = $2::uuid AND balance >= $1::int
-    RETURNING balance)
-  INSERT INTO credit_ledger_entries
-         (organization_id, user_id, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
-  SELECT $2::uuid, $3::uuid, $4::uuid, -$1::int, 'charge', $5::text, debited.balance, $6::text, clock_timestamp()
-    FROM debited
-  ${RETURNING_ENTRY}`;
+    RETURNING balance
+  ), entry AS (
+    INSERT INTO credit_ledger_entries
+           (organization_id, user_id, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
+    SELECT $2::uuid, $3::uuid, $4::uuid, -$1::int, 'charge', $5::text, debited.balance, $6::text, clock_timestamp()
+      FROM debited
+    ${RETURNING_ENTRY}
+  ), answer AS (
+    SELECT json_build_object(
+             'id', id, 'organization_id', organization_id, 'user_id', user_id, 'api_key_id', api_key_id,
+             'delta', delta, 'reason', reason, 'description', description, 'balance_after', balance_after,
+             'idempotency_key', idempotency_key,
+             'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS body
+      FROM entry
+  ), stored AS (
+    UPDATE idempotency_keys
+       SET status = 'completed', response_status = 201,
+           response_body = jsonb_build_object('kind', 'body', 'body', (SELECT body FROM answer))
+     WHERE organization_id = $2::uuid AND key = $6::text AND EXISTS (SELECT 1 FROM answer)
+    RETURNING 1
+  )
+  SELECT body, (SELECT count(*)::int FROM stored) AS stored FROM answer`,
+};
+
+/**
+ * A charge with its Idempotency-Key in ONE autocommit statement: debit, ledger entry, and the key
+ * inserted already completed with its answer — the entry (201) or the short-pool problem (402).
+ * The pool's row lock is then held only while the statement runs and commits, with no round trip
+ * to the service inside it. A key that exists already (a replay, a reuse with another request, a
+ * holder still in flight, or an expired key) makes the final INSERT fail with a unique violation,
+ * which undoes the whole statement; the charge then goes the general way (IdempotencyService.run),
+ * which replays, refuses or re-claims. The answer built here is what the response and every replay
+ * return. $8 is the key's lifetime in hours.
+ */
+const CHARGE_ONCE: Statement = {
+  name: 'provisio_charge_once',
+  text: `
+  WITH debited AS (
+    UPDATE organizations SET balance = balance - $1::int
+     WHERE id = $2::uuid AND balance >= $1::int
+    RETURNING balance
+  ), entry AS (
+    INSERT INTO credit_ledger_entries
+           (organization_id, user_id, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
+    SELECT $2::uuid, $3::uuid, $4::uuid, -$1::int, 'charge', $5::text, debited.balance, $6::text, clock_timestamp()
+      FROM debited
+    ${RETURNING_ENTRY}
+  ), outcome AS (
+    SELECT e.id IS NOT NULL AS charged, e_body.body, o.balance
+      FROM (SELECT 1) AS one
+      LEFT JOIN entry e ON true
+      LEFT JOIN LATERAL (
+        SELECT json_build_object(
+                 'id', e.id, 'organization_id', e.organization_id, 'user_id', e.user_id, 'api_key_id', e.api_key_id,
+                 'delta', e.delta, 'reason', e.reason, 'description', e.description, 'balance_after', e.balance_after,
+                 'idempotency_key', e.idempotency_key,
+                 'created_at', to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS body
+      ) AS e_body ON e.id IS NOT NULL
+      LEFT JOIN organizations o ON o.id = $2::uuid AND e.id IS NULL
+  ), answer AS (
+    SELECT charged, body,
+           CASE WHEN charged THEN jsonb_build_object('kind', 'body', 'body', body::jsonb)
+                ELSE jsonb_build_object(
+                       'kind', 'problem', 'code', 'insufficient-credits',
+                       'detail', format('The credit pool has %s credits; this charge needs %s. Nothing was charged.', balance, $1::int),
+                       'extensions', jsonb_build_object('balance', balance, 'units', $1::int))
+           END AS stored
+      FROM outcome
+  ), claimed AS (
+    INSERT INTO idempotency_keys (organization_id, key, request_hash, status, response_status, response_body, expires_at)
+    SELECT $2::uuid, $6::text, $7::bytea, 'completed', CASE WHEN charged THEN 201 ELSE 402 END, stored,
+           now() + make_interval(hours => $8::int)
+      FROM answer
+    RETURNING 1
+  )
+  SELECT charged, body, stored FROM answer`,
+};
 
 /** A grant or correction by domain; the pool stays within 0..MAX_BALANCE (no int4 overflow). */
 const CREDIT_SQL = `
@@ -69,33 +149,83 @@ export class BillingService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly idempotency: IdempotencyService,
+    private readonly statements: PreparedStatements,
   ) {}
 
   /**
    * Spends `units` of the pool the calling key bills (principal.billingOrganizationId), exactly
    * once per Idempotency-Key (scoped to that pool's organization). 402 when the pool is short.
    */
-  charge(principal: Principal, dto: CreateChargeDto, idempotency: IdempotentRequest | undefined): Promise<LedgerEntryDto> {
+  async charge(principal: Principal, dto: CreateChargeDto, idempotency: IdempotentRequest | undefined): Promise<LedgerEntryDto> {
     const organizationId = principal.billingOrganizationId;
-    return this.idempotency.run(organizationId, idempotency, async (manager) => {
-      const rows: LedgerRow[] = await manager.query(CHARGE_SQL, [
+    if (idempotency) {
+      const answered = await this.chargeOnce(principal, dto, idempotency);
+      if (answered) return answered;
+    }
+    return this.idempotency.run(
+      organizationId,
+      idempotency,
+      (manager) => this.debit(manager, principal, dto, idempotency),
+      { atomicWork: true },
+    );
+  }
+
+  /**
+   * The common case — a new Idempotency-Key — in one statement (CHARGE_ONCE). Null when the key
+   * exists already: nothing was done, and the general path decides.
+   */
+  private async chargeOnce(
+    principal: Principal,
+    dto: CreateChargeDto,
+    idempotency: IdempotentRequest,
+  ): Promise<LedgerEntryDto | null> {
+    let rows: { charged: boolean; body: LedgerEntryDto | null; stored: { detail: string; extensions: Record<string, unknown> } }[];
+    try {
+      rows = await this.statements.query(CHARGE_ONCE, [
         dto.units,
-        organizationId,
+        principal.billingOrganizationId,
         principal.userId,
         principal.keyId,
         dto.description ?? null,
-        idempotency?.key ?? null,
+        idempotency.key,
+        idempotency.fingerprint,
+        IDEMPOTENCY_KEY_TTL_HOURS,
       ]);
-      if (rows.length === 1) return toLedgerEntryDto(rows[0]);
-      const balance = await this.currentBalance(manager, organizationId);
-      throw new ProblemException(
-        402,
-        'insufficient-credits',
-        `The credit pool has ${balance} credits; this charge needs ${dto.units}. Nothing was charged.`,
-        undefined,
-        { balance, units: dto.units },
-      );
-    });
+    } catch (error) {
+      if (isIdempotencyKeyTaken(error)) return null;
+      throw error;
+    }
+    const { charged, body, stored } = rows[0];
+    if (charged && body) return body;
+    throw new ProblemException(402, 'insufficient-credits', stored.detail, undefined, stored.extensions);
+  }
+
+  /** The work of one charge: the one statement, or the 402 of a short pool (which wrote nothing). */
+  private async debit(
+    manager: EntityManager,
+    principal: Principal,
+    dto: CreateChargeDto,
+    idempotency: IdempotentRequest | undefined,
+  ): Promise<LedgerEntryDto> {
+    const organizationId = principal.billingOrganizationId;
+    const rows = await this.statements.query<{ body: LedgerEntryDto; stored: number }>(
+      CHARGE,
+      [dto.units, organizationId, principal.userId, principal.keyId, dto.description ?? null, idempotency?.key ?? null],
+      manager,
+    );
+    if (rows.length === 1) {
+      if (idempotency && rows[0].stored === 1) idempotency.answerStored = true;
+      return rows[0].body;
+    }
+    // Short pool: the statement wrote nothing (hence `atomicWork`: no savepoint needed).
+    const balance = await this.currentBalance(manager, organizationId);
+    throw new ProblemException(
+      402,
+      'insufficient-credits',
+      `The credit pool has ${balance} credits; this charge needs ${dto.units}. Nothing was charged.`,
+      undefined,
+      { balance, units: dto.units },
+    );
   }
 
   /**
@@ -203,6 +333,14 @@ export class BillingService {
     ]);
     return rows[0]?.balance ?? 0;
   }
+}
+
+/** A unique violation on the idempotency key's primary key (pg error, or TypeORM's wrapper of it). */
+function isIdempotencyKeyTaken(error: unknown): boolean {
+  const e = error as { code?: string; constraint?: string; driverError?: { code?: string; constraint?: string } };
+  const code = e?.code ?? e?.driverError?.code;
+  const constraint = e?.constraint ?? e?.driverError?.constraint;
+  return code === '23505' && constraint === 'pk_idempotency_keys';
 }
 
 /** Years 1–9999 in UTC: outside them the ISO text PostgreSQL is given (`+010000-…`) fails to parse (a 500). */

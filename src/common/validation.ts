@@ -43,6 +43,9 @@ export class StrictValidationPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    // Values of custom parameter decorators (the verified principal, …) are the server's own, not
+    // input: nothing to check (ValidationPipe skips them too), and /me would pay a scan per request.
+    if (metadata.type === 'custom') return value;
     // PostgreSQL text cannot hold NUL: refuse it here as bad input rather than fail at the database.
     const nulField = findNul(value, metadata.type === 'body' ? '' : (metadata.data ?? ''));
     if (nulField !== null) {

@@ -29,8 +29,23 @@ describe('loadConfig', () => {
     ['ADMIN_API_KEY', 'secret'],
     ['ADMIN_EMAIL', 'nobody'],
     ['LOG_LEVEL', 'loud'],
+    ['KEY_CACHE_TTL_MS', '-1'],
+    ['KEY_CACHE_MAX', '0'],
+    ['KEY_CACHE_NEGATIVE_MAX', 'many'],
+    ['KEY_USAGE_FLUSH_INTERVAL_MS', '10'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n\\s+${name}=`));
+  });
+
+  it('has key cache defaults, and KEY_CACHE_TTL_MS=0 is accepted (cache off)', () => {
+    expect(loadConfig({})).toMatchObject({
+      keyCacheTtlMs: 30000,
+      keyCacheMax: 10000,
+      keyCacheNegativeTtlMs: 10000,
+      keyCacheNegativeMax: 5000,
+      keyUsageFlushIntervalMs: 5000,
+    });
+    expect(loadConfig({ KEY_CACHE_TTL_MS: '0' }).keyCacheTtlMs).toBe(0);
   });
 
   it('treats empty values as unset', () => {

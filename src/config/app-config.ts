@@ -70,6 +70,45 @@ export class EnvironmentVariables {
   @Min(1)
   @Max(200)
   DATABASE_POOL_SIZE: number = 10;
+
+  /** Which requests get an access-log line: `all` (default), or `errors` (4xx, 5xx and requests slower than 1 s). */
+  @IsIn(['all', 'errors'])
+  ACCESS_LOG: 'all' | 'errors' = 'all';
+
+  /** How long a verified key stays in this process's cache; 0 turns the cache off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  KEY_CACHE_TTL_MS: number = 30000;
+
+  /** Most keys the verification cache holds (least recently used go first). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  KEY_CACHE_MAX: number = 10000;
+
+  /** How long an unknown key is remembered as unknown; 0 turns negative caching off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  KEY_CACHE_NEGATIVE_TTL_MS: number = 10000;
+
+  /** Most unknown keys remembered. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000_000)
+  KEY_CACHE_NEGATIVE_MAX: number = 5000;
+
+  /** How often recorded key use is written to api_keys.last_used_at (each key at most once a minute). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(60_000)
+  KEY_USAGE_FLUSH_INTERVAL_MS: number = 5000;
 }
 
 /** The typed configuration other providers inject. */
@@ -85,6 +124,12 @@ export class AppConfig {
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
   readonly databasePoolSize: number;
+  readonly accessLog: 'all' | 'errors';
+  readonly keyCacheTtlMs: number;
+  readonly keyCacheMax: number;
+  readonly keyCacheNegativeTtlMs: number;
+  readonly keyCacheNegativeMax: number;
+  readonly keyUsageFlushIntervalMs: number;
 
   constructor(values: Omit<AppConfig, never>) {
     Object.assign(this, values);
@@ -120,5 +165,11 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     logLevel: vars.LOG_LEVEL,
     bodyLimitBytes: vars.BODY_LIMIT_BYTES,
     databasePoolSize: vars.DATABASE_POOL_SIZE,
+    accessLog: vars.ACCESS_LOG,
+    keyCacheTtlMs: vars.KEY_CACHE_TTL_MS,
+    keyCacheMax: vars.KEY_CACHE_MAX,
+    keyCacheNegativeTtlMs: vars.KEY_CACHE_NEGATIVE_TTL_MS,
+    keyCacheNegativeMax: vars.KEY_CACHE_NEGATIVE_MAX,
+    keyUsageFlushIntervalMs: vars.KEY_USAGE_FLUSH_INTERVAL_MS,
   });
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { ApiKeysService } from '../api-keys/api-keys.service';
+import { DataSource, EntityManager } from 'typeorm';
+import { displayPrefix, generateApiKey, hashApiKey } from '../api-keys/api-key-format';
 import { IdempotencyService, IdempotentRequest, withoutSecrets } from '../common/idempotency';
 import type { Principal } from '../common/principal';
 import { ProblemException } from '../common/problem';
@@ -11,16 +12,18 @@ import { EmailDomainMapper } from './email-domain-mapper';
 @Injectable()
 export class ProvisioningService {
   constructor(
+    private readonly dataSource: DataSource,
     private readonly idempotency: IdempotencyService,
     private readonly users: UsersService,
-    private readonly apiKeys: ApiKeysService,
     private readonly mapper: EmailDomainMapper,
   ) {}
 
   /**
    * Creates an active, API-only user in the provisioner's organization, under its domain, with a
-   * key that works at once. User and key are written in one transaction: never one without the other.
-   * With an Idempotency-Key, a replay answers the same user without `api_key` (never stored).
+   * key that works at once. User and key are written atomically, in one statement: never one
+   * without the other. Without an Idempotency-Key that statement is all (one round trip); with one,
+   * it runs in the key's transaction, and a replay answers the same user without `api_key` (never
+   * stored).
    */
   async provision(
     principal: Principal,
@@ -35,18 +38,27 @@ export class ProvisioningService {
     if (!mapped.ok) {
       throw ProblemException.validation([{ field: 'email', message: `email ${mapped.reason}` }]);
     }
-    return this.idempotency.run(principal.organizationId, idempotency, async (manager) => {
-      const user = await this.users.insertUser(manager, {
-        email: mapped.email,
-        organizationId: principal.organizationId,
-        role: 'member',
-        apiOnly: true,
-        status: 'active',
-        externalEmail: mapped.externalEmail,
-        provisionedBy: principal.userId,
-      });
-      const issued = await this.apiKeys.issue(manager, { userId: user.id, billingOrganizationId: principal.organizationId });
-      return { ...toUserDto(user), api_key: issued.plaintext };
-    }, { stored: withoutSecrets<CreatedUserDto>('api_key') });
+    const insert = (manager: EntityManager): Promise<CreatedUserDto> => {
+      const plaintext = generateApiKey();
+      return this.users
+        .insertUserWithKey(
+          manager,
+          {
+            email: mapped.email,
+            organizationId: principal.organizationId,
+            role: 'member',
+            apiOnly: true,
+            status: 'active',
+            externalEmail: mapped.externalEmail,
+            provisionedBy: principal.userId,
+          },
+          { billingOrganizationId: principal.organizationId, keyHash: hashApiKey(plaintext), prefix: displayPrefix(plaintext) },
+        )
+        .then((user) => ({ ...toUserDto(user), api_key: plaintext }));
+    };
+    if (!idempotency) return insert(this.dataSource.manager);
+    return this.idempotency.run(principal.organizationId, idempotency, insert, {
+      stored: withoutSecrets<CreatedUserDto>('api_key'),
+    });
   }
 }

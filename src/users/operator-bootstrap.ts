@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { displayPrefix, hashApiKey, isWellFormedApiKey } from '../api-keys/api-key-format';
+import { ApiKeyCache } from '../api-keys/api-key-cache';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { ApiKey } from '../api-keys/entities/api-key.entity';
 import { parseEmailAddress } from '../common/email';
@@ -22,6 +23,7 @@ export class OperatorBootstrap implements OnApplicationBootstrap {
     private readonly config: AppConfig,
     private readonly users: UsersService,
     private readonly apiKeys: ApiKeysService,
+    private readonly keyCache: ApiKeyCache,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -59,6 +61,7 @@ export class OperatorBootstrap implements OnApplicationBootstrap {
         this.logger.log(`Created operator ${email}`);
       } else if (!operator.isOperator || operator.status !== 'active') {
         await manager.update(User, { id: operator.id }, { isOperator: true, status: 'active' });
+        await this.keyCache.notifyUsersChanged(manager, [operator.id]);
         this.logger.log(`Made ${email} an active operator`);
       }
 
@@ -76,9 +79,12 @@ export class OperatorBootstrap implements OnApplicationBootstrap {
             prefix: displayPrefix(adminKey),
             name: 'ADMIN_API_KEY',
           });
+          // Other instances may remember this hash as unknown: a notification drops their negative entries.
+          await this.keyCache.notifyUsersChanged(manager, [operator.id]);
           this.logger.log(`Registered ADMIN_API_KEY (${displayPrefix(adminKey)}…) for operator ${email}`);
         } else if (existing.revokedAt !== null) {
           await manager.update(ApiKey, { id: existing.id }, { revokedAt: null });
+          await this.keyCache.notifyUsersChanged(manager, [operator.id]);
           this.logger.log(`Reactivated ADMIN_API_KEY (${displayPrefix(adminKey)}…) for operator ${email}`);
         }
         return null;

@@ -1,10 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { ApiKeyCache } from '../api-keys/api-key-cache';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { isPublicMailboxDomain, parseEmailAddress } from '../common/email';
 import { paginateByCreation, PageQueryDto } from '../common/pagination';
 import type { Principal, UserRole, UserStatus } from '../common/principal';
 import { ProblemException } from '../common/problem';
+import { PreparedStatements, Statement } from '../database/prepared-statements';
 import { queryRows } from '../database/query-rows';
 import {
   AdminCreateUserDto,
@@ -37,26 +39,18 @@ export class UsersService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly apiKeys: ApiKeysService,
+    private readonly keyCache: ApiKeyCache,
+    private readonly statements: PreparedStatements,
   ) {}
 
-  /** `/me`: answered from the principal alone, no query. */
+  /**
+   * `/me`: answered from the principal alone, no query. Principals come from the key cache and never
+   * change (a change replaces them), so each one's answer is built once.
+   */
   me(principal: Principal): MeDto {
-    return {
-      id: principal.userId,
-      email: principal.email,
-      organization_id: principal.organizationId,
-      role: principal.role,
-      is_provisioner: principal.isProvisioner,
-      is_operator: principal.isOperator,
-      api_only: principal.apiOnly,
-      status: principal.status,
-      external_email: principal.externalEmail,
-      provisioned_by: principal.provisionedBy,
-      expires_at: principal.expiresAt?.toISOString() ?? null,
-      created_at: principal.createdAt.toISOString(),
-      organization: { id: principal.organizationId, domain: principal.organizationDomain },
-      billing_organization_id: principal.billingOrganizationId,
-    };
+    let dto = meByPrincipal.get(principal);
+    if (!dto) meByPrincipal.set(principal, (dto = buildMe(principal)));
+    return dto;
   }
 
   /**
@@ -78,12 +72,13 @@ export class UsersService {
    * ON CONFLICT keeps the transaction usable and waits for a concurrent insert of the same email.
    */
   async insertUser(manager: EntityManager, user: NewUser): Promise<User> {
-    const rows: { id: string }[] = await manager.query(
+    // RETURNING the whole row: one round trip, no read-back.
+    const rows: UserRow[] = await manager.query(
       `INSERT INTO users (email, organization_id, role, is_provisioner, is_operator, api_only, status,
                           external_email, provisioned_by, expires_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (email) DO NOTHING
-       RETURNING id`,
+       RETURNING ${USER_COLUMNS}`,
       [
         user.email,
         user.organizationId,
@@ -97,14 +92,43 @@ export class UsersService {
         user.expiresAt ?? null,
       ],
     );
-    if (rows.length === 0) {
-      const existing = await manager.findOneByOrFail(User, { email: user.email });
-      throw ProblemException.conflict('email-taken', `A user with email ${user.email} already exists (id ${existing.id}).`, {
-        existing_user_id: existing.id,
-        existing_user_email: existing.email,
-      });
-    }
-    return manager.findOneByOrFail(User, { id: rows[0].id });
+    if (rows.length === 0) throw await this.emailTaken(manager, user.email);
+    return userFromRow(rows[0]);
+  }
+
+  /**
+   * Inserts a user and its first API key in ONE statement (two data-modifying CTEs): atomic like a
+   * transaction — never a user without its key nor a key without its user — in one round trip
+   * instead of four (BEGIN, INSERT, INSERT, COMMIT). The hot path of create-user. A taken address
+   * inserts nothing and is a 409 naming the existing user.
+   */
+  async insertUserWithKey(
+    manager: EntityManager,
+    user: NewUser,
+    key: { billingOrganizationId: string; keyHash: Buffer; prefix: string; name?: string | null },
+  ): Promise<User> {
+    const rows = await this.statements.query<UserRow>(
+      INSERT_USER_WITH_KEY,
+      [
+        user.email,
+        user.organizationId,
+        user.role,
+        user.isProvisioner ?? false,
+        user.isOperator ?? false,
+        user.apiOnly ?? false,
+        user.status ?? 'active',
+        user.externalEmail ?? null,
+        user.provisionedBy ?? null,
+        user.expiresAt ?? null,
+        key.billingOrganizationId,
+        key.keyHash,
+        key.prefix,
+        key.name ?? null,
+      ],
+      manager,
+    );
+    if (rows.length === 0) throw await this.emailTaken(manager, user.email);
+    return userFromRow(rows[0]);
   }
 
   /**
@@ -135,6 +159,8 @@ export class UsersService {
         WHERE id = $1 AND status = 'pending_claim' RETURNING id`,
       [userId, externalEmail],
     );
+    // Its cached principal still says pending_claim with an expiry.
+    if (rows.length === 1) await this.keyCache.notifyUsersChanged(manager, [userId]);
     return rows.length === 1;
   }
 
@@ -164,6 +190,7 @@ export class UsersService {
       }
       await manager.update(User, { id: user.id }, { status: 'disabled' });
       await this.apiKeys.revokeAllForUser(manager, user.id);
+      await this.keyCache.notifyUsersChanged(manager, [user.id]);
     });
   }
 
@@ -213,6 +240,8 @@ export class UsersService {
         ...(dto.is_provisioner !== undefined ? { isProvisioner: dto.is_provisioner } : {}),
         ...(dto.status !== undefined ? { status: dto.status } : {}),
       });
+      // The flag and the status are part of every cached principal of this user.
+      await this.keyCache.notifyUsersChanged(manager, [id]);
       return toUserDto(await manager.findOneByOrFail(User, { id }));
     });
   }
@@ -224,6 +253,14 @@ export class UsersService {
       data: page.items.map((o) => ({ id: o.id, domain: o.domain, balance: o.balance, created_at: o.createdAt.toISOString() })),
       next_cursor: page.nextCursor,
     };
+  }
+
+  private async emailTaken(manager: EntityManager, email: string): Promise<ProblemException> {
+    const existing = await manager.findOneByOrFail(User, { email });
+    return ProblemException.conflict('email-taken', `A user with email ${email} already exists (id ${existing.id}).`, {
+      existing_user_id: existing.id,
+      existing_user_email: existing.email,
+    });
   }
 
   /** A user of the caller's organization, else 404 (another organization's users are not revealed). */
@@ -239,6 +276,27 @@ export class UsersService {
   }
 }
 
+const meByPrincipal = new WeakMap<Principal, MeDto>();
+
+function buildMe(principal: Principal): MeDto {
+  return {
+    id: principal.userId,
+    email: principal.email,
+    organization_id: principal.organizationId,
+    role: principal.role,
+    is_provisioner: principal.isProvisioner,
+    is_operator: principal.isOperator,
+    api_only: principal.apiOnly,
+    status: principal.status,
+    external_email: principal.externalEmail,
+    provisioned_by: principal.provisionedBy,
+    expires_at: principal.expiresAt?.toISOString() ?? null,
+    created_at: principal.createdAt.toISOString(),
+    organization: { id: principal.organizationId, domain: principal.organizationDomain },
+    billing_organization_id: principal.billingOrganizationId,
+  };
+}
+
 function publicDomainProvisioner(domain: string): ProblemException {
   return ProblemException.unprocessable(
     'public-mailbox-domain',
@@ -246,6 +304,61 @@ function publicDomainProvisioner(domain: string): ProblemException {
     [{ field: 'is_provisioner', message: `cannot be set for a user of ${domain}` }],
   );
 }
+
+const USER_COLUMNS = `id, email, organization_id, role, is_provisioner, is_operator, api_only, status,
+  external_email, provisioned_by, expires_at, created_at, updated_at`;
+
+interface UserRow {
+  id: string;
+  email: string;
+  organization_id: string;
+  role: UserRole;
+  is_provisioner: boolean;
+  is_operator: boolean;
+  api_only: boolean;
+  status: UserStatus;
+  external_email: string | null;
+  provisioned_by: string | null;
+  expires_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** A users row as returned by RETURNING, as the entity. */
+function userFromRow(row: UserRow): User {
+  return Object.assign(new User(), {
+    id: row.id,
+    email: row.email,
+    organizationId: row.organization_id,
+    role: row.role,
+    isProvisioner: row.is_provisioner,
+    isOperator: row.is_operator,
+    apiOnly: row.api_only,
+    status: row.status,
+    externalEmail: row.external_email,
+    provisionedBy: row.provisioned_by,
+    expiresAt: row.expires_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  });
+}
+
+/** Create-user's one statement: the user and its first key, or nothing when the address is taken. */
+const INSERT_USER_WITH_KEY: Statement = {
+  name: 'provisio_insert_user_with_key',
+  text: `WITH u AS (
+           INSERT INTO users (email, organization_id, role, is_provisioner, is_operator, api_only, status,
+                              external_email, provisioned_by, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+           ON CONFLICT (email) DO NOTHING
+           RETURNING ${USER_COLUMNS}
+         ), k AS (
+           INSERT INTO api_keys (user_id, billing_organization_id, key_hash, prefix, name)
+           SELECT u.id, $11, $12, $13, $14 FROM u
+           RETURNING user_id
+         )
+         SELECT u.* FROM u JOIN k ON k.user_id = u.id`,
+};
 
 export function toUserDto(user: User): UserDto {
   return {

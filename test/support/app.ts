@@ -17,7 +17,7 @@ export interface TestApp {
 /** Starts the real application (same factory as main.ts) on a database of its own. */
 export async function startTestApp(
   env: Record<string, string> = {},
-  options: { db?: TestDatabase; adminKey?: string } = {},
+  options: { db?: TestDatabase; adminKey?: string; logDestination?: { write(line: string): void } } = {},
 ): Promise<TestApp> {
   const db = options.db ?? (await createTestDatabase());
   const adminKey = options.adminKey ?? generateApiKey();
@@ -28,10 +28,14 @@ export async function startTestApp(
     ADMIN_API_KEY: adminKey,
     // One connection on the embedded PGlite, as `npm start` uses (see src/main.ts).
     DATABASE_POOL_SIZE: db.embedded ? '1' : '5',
+    // last_used_at is written in the background every few seconds; tests that compare whole tables
+    // before and after a request must not see such a write land in between. Tests of it call
+    // ApiKeyUsageRecorder.flush() (or close the app) instead.
+    KEY_USAGE_FLUSH_INTERVAL_MS: '60000',
     ...env,
     DATABASE_URL: db.url,
   });
-  const app = await createApp({ ...config, databaseUrl: db.url });
+  const app = await createApp({ ...config, databaseUrl: db.url }, { logDestination: options.logDestination });
   const server = app.getHttpServer();
   return {
     app,

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
+import { PreparedStatements, Statement } from '../../database/prepared-statements';
 import { FieldError, ProblemException } from '../problem';
 
 /** How long an answered key is kept (and replayed) before it may be reused. */
@@ -9,6 +10,13 @@ export const IDEMPOTENCY_KEY_TTL_HOURS = 24;
 export class IdempotentRequest {
   /** Set when the answer is a replay of an earlier request with this key. */
   replayed = false;
+
+  /**
+   * Set by a work that stored its own success answer with this key in the same statement as its
+   * write (see BillingService.charge: it keeps a contended row lock short); `run` then does not
+   * store it again.
+   */
+  answerStored = false;
 
   constructor(
     readonly key: string,
@@ -36,6 +44,15 @@ interface KeyRow {
 
 const SAVEPOINT = 'idempotent_work';
 
+/** Claims a key, or finds it taken (waiting for a holder still in flight). A prepared statement: it runs on every charge. */
+const CLAIM: Statement = {
+  name: 'provisio_idempotency_claim',
+  text: `INSERT INTO idempotency_keys (organization_id, key, request_hash, status, expires_at)
+         VALUES ($1, $2, $3, 'in_progress', now() + make_interval(hours => $4))
+         ON CONFLICT (organization_id, key) DO NOTHING
+         RETURNING 1`,
+};
+
 /**
  * Exactly-once POST handling (Stripe / IETF `Idempotency-Key` semantics), for any route:
  *
@@ -54,7 +71,10 @@ const SAVEPOINT = 'idempotent_work';
  */
 @Injectable()
 export class IdempotencyService {
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly statements: PreparedStatements,
+  ) {}
 
   /**
    * Runs `work` in a new transaction guarded by the key (or, without a key, just in a transaction).
@@ -66,13 +86,13 @@ export class IdempotencyService {
     scope: string,
     request: IdempotentRequest | undefined,
     work: (manager: EntityManager) => Promise<T>,
-    options: { successStatus?: number; stored?: (value: T) => unknown } = {},
+    options: { successStatus?: number; atomicWork?: boolean; stored?: (value: T) => unknown } = {},
   ): Promise<T> {
     if (!request) return this.dataSource.transaction(work);
     const successStatus = options.successStatus ?? 201;
     const stored = options.stored ?? ((value: T) => value);
     const outcome = await this.dataSource.transaction((manager) =>
-      this.attempt(manager, scope, request, work, successStatus, stored),
+      this.attempt(manager, scope, request, work, successStatus, stored, options.atomicWork ?? false),
     );
     switch (outcome.kind) {
       case 'done':
@@ -99,17 +119,16 @@ export class IdempotencyService {
     work: (manager: EntityManager) => Promise<T>,
     successStatus: number,
     stored: (value: T) => unknown,
+    atomicWork: boolean,
   ): Promise<Attempt<T>> {
     // At most three rounds: claim, or read the holder's answer, or free an expired key and claim again.
     for (let round = 0; round < 3; round++) {
-      const claimed: unknown[] = await manager.query(
-        `INSERT INTO idempotency_keys (organization_id, key, request_hash, status, expires_at)
-         VALUES ($1, $2, $3, 'in_progress', now() + make_interval(hours => $4))
-         ON CONFLICT (organization_id, key) DO NOTHING
-         RETURNING 1`,
+      const claimed = await this.statements.query(
+        CLAIM,
         [scope, request.key, request.fingerprint, IDEMPOTENCY_KEY_TTL_HOURS],
+        manager,
       );
-      if (claimed.length === 1) return this.execute(manager, scope, request, work, successStatus, stored);
+      if (claimed.length === 1) return this.execute(manager, scope, request, work, successStatus, stored, atomicWork);
 
       const rows: KeyRow[] = await manager.query(
         `SELECT request_hash, status, response_status, response_body, expires_at <= now() AS expired
@@ -143,7 +162,11 @@ export class IdempotencyService {
     return { kind: 'refused', problem: inProgress() };
   }
 
-  /** The key is ours: run the work behind a savepoint and store its answer with the key. */
+  /**
+   * The key is ours: run the work behind a savepoint and store its answer with the key. A work that
+   * writes nothing when it refuses (`atomicWork`: its writes are one statement that either happens or
+   * not, like a charge) needs no savepoint, which saves a round trip.
+   */
   private async execute<T>(
     manager: EntityManager,
     scope: string,
@@ -151,15 +174,18 @@ export class IdempotencyService {
     work: (manager: EntityManager) => Promise<T>,
     successStatus: number,
     stored: (value: T) => unknown,
+    atomicWork: boolean,
   ): Promise<Attempt<T>> {
-    await manager.query(`SAVEPOINT ${SAVEPOINT}`);
+    if (!atomicWork) await manager.query(`SAVEPOINT ${SAVEPOINT}`);
     try {
       const value = await work(manager);
-      await this.complete(manager, scope, request, successStatus, { kind: 'body', body: stored(value) });
+      if (!request.answerStored) {
+        await this.complete(manager, scope, request, successStatus, { kind: 'body', body: stored(value) });
+      }
       return { kind: 'done', value };
     } catch (error) {
       if (!(error instanceof ProblemException) || error.getStatus() >= 500) throw error;
-      await manager.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+      if (!atomicWork) await manager.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
       await this.complete(manager, scope, request, error.getStatus(), {
         kind: 'problem',
         code: error.code,

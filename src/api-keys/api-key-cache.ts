@@ -1,0 +1,265 @@
+import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+import { DataSource, EntityManager, EntitySubscriberInterface, QueryRunner, TransactionCommitEvent, TransactionRollbackEvent } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import type { KeyRecord } from './api-key-verifier';
+
+/** The PostgreSQL channel on which instances tell each other which users' keys changed. */
+export const KEY_CACHE_CHANNEL = 'provisio_key_cache';
+/** pg_notify payloads are limited to 8000 bytes; 100 uuids in JSON stay well below. */
+const USERS_PER_NOTIFICATION = 100;
+
+/** What a notification on KEY_CACHE_CHANNEL carries. */
+export type KeyCacheMessage = { users: string[] } | { all: true } | { probe: string };
+
+/** State of the cross-instance invalidation listener (see KeyCacheListener). */
+export type ListenerState = 'stopped' | 'connecting' | 'listening' | 'disconnected' | 'unsupported';
+
+export interface KeyCacheStats {
+  enabled: boolean;
+  size: number;
+  max: number;
+  negativeSize: number;
+  negativeMax: number;
+  /** Users with at least one cached key (the secondary index). */
+  indexedUsers: number;
+  hits: number;
+  negativeHits: number;
+  misses: number;
+  invalidations: number;
+  listener: ListenerState;
+  /** How many times the listener has (re)connected and started listening. */
+  listenerConnects: number;
+}
+
+interface InFlight {
+  generation: number;
+  promise: Promise<KeyRecord | null>;
+}
+
+/**
+ * In-process cache of key verification: SHA-256 of a key → its KeyRecord (user, organization,
+ * status, expiry, revoked flag), plus a separate, smaller cache of hashes known to be unknown.
+ * Both are bounded LRUs with a TTL, so random keys cannot grow memory.
+ *
+ * Invalidation is by user id: every event that changes what a key may do (revoke, rotate,
+ * deactivate, admin update, cancel, claim, expiry) names the users whose keys changed. A secondary
+ * index userId → cached hashes finds their entries. Services call `notifyUsersChanged(manager, ids)`
+ * inside their transaction: the entries are dropped at once, again right after COMMIT (so a
+ * lookup racing the transaction cannot leave the old answer behind), and other instances hear a
+ * NOTIFY on KEY_CACHE_CHANNEL, which PostgreSQL delivers only on commit.
+ *
+ * A lookup that started before an invalidation never fills the cache (generation counter), and a
+ * request after an invalidation never joins such a lookup. `evaluate()` still runs on every request
+ * (see ApiKeyVerifier), so a cached key past its expires_at is refused at once.
+ */
+@Injectable()
+export class ApiKeyCache implements OnModuleInit, OnApplicationShutdown {
+  private readonly positive: LRUCache<string, KeyRecord> | null;
+  private readonly negative: LRUCache<string, true> | null;
+  /** userId → hashes of that user's cached keys. Kept in step with `positive` by its dispose hook. */
+  private readonly byUser = new Map<string, Set<string>>();
+  private readonly inFlight = new Map<string, InFlight>();
+  /** Bumped by every invalidation; a lookup that saw another generation does not fill the cache. */
+  private generation = 0;
+  private counters = { hits: 0, negativeHits: 0, misses: 0, invalidations: 0 };
+  private listenerState: ListenerState = 'stopped';
+  private listenerConnects = 0;
+  private readonly afterCommit = new AfterCommitHooks();
+
+  constructor(
+    config: AppConfig,
+    private readonly dataSource: DataSource,
+  ) {
+    this.positive =
+      config.keyCacheTtlMs > 0
+        ? new LRUCache<string, KeyRecord>({
+            max: config.keyCacheMax,
+            ttl: config.keyCacheTtlMs,
+            updateAgeOnGet: false,
+            dispose: (record, hash) => this.unindex(record.principal.userId, hash),
+          })
+        : null;
+    this.negative =
+      config.keyCacheNegativeTtlMs > 0
+        ? new LRUCache<string, true>({ max: config.keyCacheNegativeMax, ttl: config.keyCacheNegativeTtlMs })
+        : null;
+  }
+
+  onModuleInit(): void {
+    this.dataSource.subscribers.push(this.afterCommit);
+  }
+
+  onApplicationShutdown(): void {
+    const index = this.dataSource.subscribers.indexOf(this.afterCommit);
+    if (index >= 0) this.dataSource.subscribers.splice(index, 1);
+  }
+
+  /**
+   * The record for a key hash: from the cache, or from `load` (one database lookup, shared by
+   * concurrent requests for the same hash), which then fills the cache. `null` means unknown.
+   */
+  resolve(keyHash: Buffer, load: (keyHash: Buffer) => Promise<KeyRecord | null>): Promise<KeyRecord | null> | KeyRecord | null {
+    if (!this.positive) return load(keyHash);
+    const id = keyHash.toString('base64');
+    const hit = this.positive.get(id);
+    if (hit) {
+      this.counters.hits++;
+      return hit;
+    }
+    if (this.negative?.get(id)) {
+      this.counters.negativeHits++;
+      return null;
+    }
+    const running = this.inFlight.get(id);
+    if (running && running.generation === this.generation) return running.promise;
+    this.counters.misses++;
+    const generation = this.generation;
+    const promise = load(keyHash).then(
+      (record) => {
+        if (this.inFlight.get(id)?.promise === promise) this.inFlight.delete(id);
+        if (generation === this.generation) this.store(id, record);
+        return record;
+      },
+      (error: unknown) => {
+        if (this.inFlight.get(id)?.promise === promise) this.inFlight.delete(id);
+        throw error;
+      },
+    );
+    this.inFlight.set(id, { generation, promise });
+    return promise;
+  }
+
+  /**
+   * Call INSIDE the transaction that changes what some users' keys may do (their keys revoked,
+   * moved or deleted; the user disabled, re-enabled, changed or deleted). Drops their entries here
+   * now and again right after COMMIT, and queues a NOTIFY that PostgreSQL delivers to the other
+   * instances on commit (nothing is sent if the transaction rolls back).
+   */
+  async notifyUsersChanged(manager: EntityManager, userIds: Iterable<string>): Promise<void> {
+    const ids = [...new Set(userIds)];
+    if (ids.length === 0) return;
+    this.invalidateUsers(ids);
+    for (let i = 0; i < ids.length; i += USERS_PER_NOTIFICATION) {
+      const message: KeyCacheMessage = { users: ids.slice(i, i + USERS_PER_NOTIFICATION) };
+      await manager.query(`SELECT pg_notify($1, $2)`, [KEY_CACHE_CHANNEL, JSON.stringify(message)]);
+    }
+    const runner = manager.queryRunner;
+    if (runner?.isTransactionActive) {
+      this.afterCommit.add(runner, () => this.invalidateUsers(ids));
+    } else {
+      // Not in a transaction: the change is already committed.
+      this.invalidateUsers(ids);
+    }
+  }
+
+  /** Drops the cached entries of these users' keys (this instance only). */
+  invalidateUsers(userIds: Iterable<string>): void {
+    this.generation++;
+    this.counters.invalidations++;
+    this.inFlight.clear();
+    for (const userId of userIds) {
+      const hashes = this.byUser.get(userId);
+      if (!hashes) continue;
+      for (const hash of [...hashes]) this.positive?.delete(hash);
+      this.byUser.delete(userId);
+    }
+    // A hash only turns from unknown to known when a chosen key is registered (ADMIN_API_KEY at
+    // start-up); dropping every negative entry on any change covers that at a negligible cost.
+    this.negative?.clear();
+  }
+
+  /** Drops everything (this instance only): used when notifications may have been missed. */
+  clear(): void {
+    this.generation++;
+    this.counters.invalidations++;
+    this.inFlight.clear();
+    this.positive?.clear();
+    this.negative?.clear();
+    this.byUser.clear();
+  }
+
+  /** Applies a message received on KEY_CACHE_CHANNEL; anything unexpected clears the cache. */
+  applyMessage(payload: string | undefined): void {
+    let message: Partial<{ users: unknown; all: unknown; probe: unknown }> | null = null;
+    try {
+      message = payload ? JSON.parse(payload) : null;
+    } catch {
+      message = null;
+    }
+    if (message && Array.isArray(message.users) && message.users.every((u) => typeof u === 'string')) {
+      this.invalidateUsers(message.users as string[]);
+    } else if (message && typeof message.probe === 'string') {
+      return;
+    } else {
+      this.clear();
+    }
+  }
+
+  setListenerState(state: ListenerState): void {
+    if (state === 'listening') this.listenerConnects++;
+    this.listenerState = state;
+  }
+
+  stats(): KeyCacheStats {
+    return {
+      enabled: this.positive !== null,
+      size: this.positive?.size ?? 0,
+      max: this.positive?.max ?? 0,
+      negativeSize: this.negative?.size ?? 0,
+      negativeMax: this.negative?.max ?? 0,
+      indexedUsers: this.byUser.size,
+      ...this.counters,
+      listener: this.listenerState,
+      listenerConnects: this.listenerConnects,
+    };
+  }
+
+  private store(id: string, record: KeyRecord | null): void {
+    if (record) {
+      Object.freeze(record.principal);
+      this.positive?.set(id, record);
+      // After set(): replacing an entry first disposes (unindexes) the old one.
+      let hashes = this.byUser.get(record.principal.userId);
+      if (!hashes) this.byUser.set(record.principal.userId, (hashes = new Set()));
+      hashes.add(id);
+    } else {
+      this.negative?.set(id, true);
+    }
+  }
+
+  private unindex(userId: string, hash: string): void {
+    const hashes = this.byUser.get(userId);
+    if (!hashes) return;
+    hashes.delete(hash);
+    if (hashes.size === 0) this.byUser.delete(userId);
+  }
+}
+
+/**
+ * Runs callbacks right after the outermost COMMIT of a transaction (TypeORM broadcasts
+ * AfterTransactionCommit once the COMMIT statement has returned), and forgets them on rollback.
+ */
+class AfterCommitHooks implements EntitySubscriberInterface {
+  private readonly pending = new WeakMap<QueryRunner, (() => void)[]>();
+
+  add(runner: QueryRunner, callback: () => void): void {
+    const callbacks = this.pending.get(runner);
+    if (callbacks) callbacks.push(callback);
+    else this.pending.set(runner, [callback]);
+  }
+
+  afterTransactionCommit(event: TransactionCommitEvent): void {
+    // After RELEASE SAVEPOINT the outer transaction is still open: wait for its COMMIT.
+    if (event.queryRunner.isTransactionActive) return;
+    const callbacks = this.pending.get(event.queryRunner);
+    if (!callbacks) return;
+    this.pending.delete(event.queryRunner);
+    for (const callback of callbacks) callback();
+  }
+
+  afterTransactionRollback(event: TransactionRollbackEvent): void {
+    if (event.queryRunner.isTransactionActive) return;
+    this.pending.delete(event.queryRunner);
+  }
+}
