@@ -37,6 +37,22 @@ const RETURNING_ENTRY = `RETURNING id, organization_id, user_id, api_key_id, del
                                   idempotency_key, created_at`;
 
 /**
+ * The conditional debit ($1 units of pool $2; no row when the pool is short) and its ledger entry
+ * (user $3, key $4, description $5, Idempotency-Key $6), the head of both charge statements.
+ */
+const DEBIT_AND_ENTRY = `WITH debited AS (
+    UPDATE organizations SET balance = balance - $1::int
+     WHERE id = $2::uuid AND balance >= $1::int
+    RETURNING balance
+  ), entry AS (
+    INSERT INTO credit_ledger_entries
+           (organization_id, user_id, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
+    SELECT $2::uuid, $3::uuid, $4::uuid, -$1::int, 'charge', $5::text, debited.balance, $6::text, clock_timestamp()
+      FROM debited
+    ${RETURNING_ENTRY}
+  )`;
+
+/**
  * Debits a pool in one statement that cannot overspend (the conditional UPDATE finds no row when
  * the pool is short), appends the ledger entry, and stores the answer with the request's
  * Idempotency-Key — all in that same statement. The pool's row lock is held from this statement to
@@ -50,17 +66,7 @@ const RETURNING_ENTRY = `RETURNING id, organization_id, user_id, api_key_id, del
 const CHARGE: Statement = {
   name: 'provisio_charge',
   text: `
-  WITH debited AS (
-    UPDATE organizations SET balance = balance - $1::int
-     WHERE id = $2::uuid AND balance >= $1::int
-    RETURNING balance
-  ), entry AS (
-    INSERT INTO credit_ledger_entries
-           (organization_id, user_id, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
-    SELECT $2::uuid, $3::uuid, $4::uuid, -$1::int, 'charge', $5::text, debited.balance, $6::text, clock_timestamp()
-      FROM debited
-    ${RETURNING_ENTRY}
-  ), answer AS (
+  ${DEBIT_AND_ENTRY}, answer AS (
     SELECT json_build_object(
              'id', id, 'organization_id', organization_id, 'user_id', user_id, 'api_key_id', api_key_id,
              'delta', delta, 'reason', reason, 'description', description, 'balance_after', balance_after,
@@ -90,17 +96,7 @@ const CHARGE: Statement = {
 const CHARGE_ONCE: Statement = {
   name: 'provisio_charge_once',
   text: `
-  WITH debited AS (
-    UPDATE organizations SET balance = balance - $1::int
-     WHERE id = $2::uuid AND balance >= $1::int
-    RETURNING balance
-  ), entry AS (
-    INSERT INTO credit_ledger_entries
-           (organization_id, user_id, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
-    SELECT $2::uuid, $3::uuid, $4::uuid, -$1::int, 'charge', $5::text, debited.balance, $6::text, clock_timestamp()
-      FROM debited
-    ${RETURNING_ENTRY}
-  ), outcome AS (
+  ${DEBIT_AND_ENTRY}, outcome AS (
     SELECT e.id IS NOT NULL AS charged, e_body.body, o.balance
       FROM (SELECT 1) AS one
       LEFT JOIN entry e ON true

@@ -79,18 +79,7 @@ export class UsersService {
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
        ON CONFLICT (email) DO NOTHING
        RETURNING ${USER_COLUMNS}`,
-      [
-        user.email,
-        user.organizationId,
-        user.role,
-        user.isProvisioner ?? false,
-        user.isOperator ?? false,
-        user.apiOnly ?? false,
-        user.status ?? 'active',
-        user.externalEmail ?? null,
-        user.provisionedBy ?? null,
-        user.expiresAt ?? null,
-      ],
+      userParameters(user),
     );
     if (rows.length === 0) throw await this.emailTaken(manager, user.email);
     return userFromRow(rows[0]);
@@ -110,16 +99,7 @@ export class UsersService {
     const rows = await this.statements.query<UserRow>(
       INSERT_USER_WITH_KEY,
       [
-        user.email,
-        user.organizationId,
-        user.role,
-        user.isProvisioner ?? false,
-        user.isOperator ?? false,
-        user.apiOnly ?? false,
-        user.status ?? 'active',
-        user.externalEmail ?? null,
-        user.provisionedBy ?? null,
-        user.expiresAt ?? null,
+        ...userParameters(user),
         key.billingOrganizationId,
         key.keyHash,
         key.prefix,
@@ -303,6 +283,22 @@ function publicDomainProvisioner(domain: string): ProblemException {
     `${domain} is a public mailbox domain: a provisioner there would mint addresses on a domain nobody in the organization owns.`,
     [{ field: 'is_provisioner', message: `cannot be set for a user of ${domain}` }],
   );
+}
+
+/** $1..$10 of both user inserts, in the column order of `INSERT INTO users (email, …, expires_at)`. */
+function userParameters(user: NewUser): unknown[] {
+  return [
+    user.email,
+    user.organizationId,
+    user.role,
+    user.isProvisioner ?? false,
+    user.isOperator ?? false,
+    user.apiOnly ?? false,
+    user.status ?? 'active',
+    user.externalEmail ?? null,
+    user.provisionedBy ?? null,
+    user.expiresAt ?? null,
+  ];
 }
 
 const USER_COLUMNS = `id, email, organization_id, role, is_provisioner, is_operator, api_only, status,

@@ -13,7 +13,6 @@ export const MAX_CREDIT_AMOUNT = 1_000_000_000;
 export const MIN_CREDIT_AMOUNT = -1_000_000_000;
 export const MAX_DESCRIPTION_LENGTH = 500;
 /** PostgreSQL text cannot hold U+0000: refuse it as bad input instead of failing at the database. */
-const NO_NUL = /^[^\u0000]*$/;
 
 export class CreateChargeDto {
   /** Credits to spend: a whole number from 1 to 1,000,000. */
@@ -26,7 +25,6 @@ export class CreateChargeDto {
   @OptionalField()
   @IsString()
   @MaxLength(MAX_DESCRIPTION_LENGTH)
-  @Matches(NO_NUL, { message: 'description must not contain NUL characters' })
   description?: string;
 }
 
@@ -53,7 +51,6 @@ export class CreateCreditDto {
   @OptionalField()
   @IsString()
   @MaxLength(MAX_DESCRIPTION_LENGTH)
-  @Matches(NO_NUL, { message: 'reason must not contain NUL characters' })
   reason?: string;
 }
 
