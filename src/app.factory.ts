@@ -7,7 +7,7 @@ import { AppModule } from './app.module';
 import { createAppLogger, registerAccessLog } from './common/access-log';
 import { API_KEY_SCHEME } from './common/auth.decorators';
 import { frameworkErrorAsProblem, ProblemDetailsFilter } from './common/problem-details.filter';
-import { refuseDeeplyNestedBody, StrictValidationPipe } from './common/validation';
+import { parseJsonRefusingDeepNesting, StrictValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 
 export type ProvisioApp = NestFastifyApplication;
@@ -34,7 +34,7 @@ export async function createApp(
   // Fastify's text/plain parser are left out, so any other Content-Type is a 415 problem instead of
   // a body validated as if it were JSON.
   adapter.getInstance().removeContentTypeParser('text/plain');
-  adapter.getInstance().addHook('preValidation', refuseDeeplyNestedBody);
+  parseJsonRefusingDeepNesting(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
     bufferLogs: true,
     bodyParser: false,

@@ -3,9 +3,13 @@ import { adminCreateUser, startTestApp, TestApp } from './support/app';
 
 describe('access log', () => {
   let t: TestApp;
+  // What the destination was given: the access log writes the lines of one event-loop turn together.
   const lines: string[] = [];
-  const entries = () => lines.map((line) => JSON.parse(line) as Record<string, any>);
-  const completed = () => entries().filter((e) => e.msg === 'request completed');
+  const toEntries = (chunks: string[]) =>
+    chunks.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, any>);
+  const completed = () => toEntries(lines).filter((e) => e.msg === 'request completed');
+  /** The access-log lines of a request are written at the end of the event-loop turn it ended in. */
+  const turnEnd = () => new Promise((resolve) => setImmediate(resolve));
 
   beforeAll(async () => {
     t = await startTestApp({ LOG_LEVEL: 'info' }, { logDestination: { write: (line: string) => void lines.push(line) } });
@@ -17,6 +21,7 @@ describe('access log', () => {
     lines.length = 0;
     expect((await t.http().get('/api/v1/me').set('X-API-Key', user.api_key)).status).toBe(200);
     expect((await t.http().get('/api/v1/me').set('X-API-Key', generateApiKey())).status).toBe(401);
+    await turnEnd();
     const logged = completed();
     expect(logged).toHaveLength(2);
     expect(logged[0]).toMatchObject({ level: 30, req: { method: 'GET', url: '/api/v1/me' }, res: { statusCode: 200 } });
@@ -33,6 +38,7 @@ describe('access log', () => {
     await t.http().get('/api/v1/me').set('X-API-Key', user.api_key);
     await t.http().get(`/api/v1/claims/${token}`);
     await t.http().get(`/claim/${token}?x=${user.api_key}`);
+    await turnEnd();
     const all = lines.join('');
     expect(completed()).toHaveLength(3);
     expect(all).not.toContain(user.api_key);
@@ -41,9 +47,22 @@ describe('access log', () => {
     expect(completed()[1].req.url).toBe('/api/v1/claims/pvc_[redacted]');
   });
 
+  it('logs every one of many concurrent requests, each as one whole line', async () => {
+    lines.length = 0;
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, () => t.http().get('/api/v1/me').set('X-API-Key', t.adminKey)).map(async (r) => (await r).status),
+    );
+    expect(statuses).toEqual(Array(40).fill(200));
+    await turnEnd();
+    const logged = completed();
+    expect(logged).toHaveLength(40);
+    expect(new Set(logged.map((e) => e.req.id)).size).toBe(40);
+  });
+
   it('does not log /health', async () => {
     lines.length = 0;
     expect((await t.http().get('/health')).status).toBe(200);
+    await turnEnd();
     expect(completed()).toHaveLength(0);
   });
 
@@ -57,7 +76,8 @@ describe('access log', () => {
       quiet.length = 0;
       expect((await other.http().get('/api/v1/me').set('X-API-Key', t.adminKey)).status).toBe(200);
       expect((await other.http().get('/api/v1/me').set('X-API-Key', generateApiKey())).status).toBe(401);
-      const logged = quiet.map((line) => JSON.parse(line)).filter((e) => e.msg === 'request completed');
+      await turnEnd();
+      const logged = toEntries(quiet).filter((e) => e.msg === 'request completed');
       expect(logged.map((e) => e.res.statusCode)).toEqual([401]);
     } finally {
       await other.close();

@@ -1,5 +1,6 @@
 import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidateIf } from 'class-validator';
+import type { FastifyInstance } from 'fastify';
 import { FieldError, ProblemException } from './problem';
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
@@ -70,15 +71,23 @@ export class StrictValidationPipe extends ValidationPipe {
 export const MAX_BODY_NESTING = 16;
 
 /**
- * Fastify preValidation hook, before any guard, interceptor or pipe: a JSON body nested thousands
- * deep made class-transformer (and the idempotency fingerprint) overflow the stack, a 500.
+ * Fastify's own JSON body parser followed by a nesting check, before any guard, interceptor or
+ * pipe: a JSON body nested thousands deep made class-transformer (and the idempotency fingerprint)
+ * overflow the stack, a 500. Done while parsing, so requests without a body pay nothing for it.
  */
-export async function refuseDeeplyNestedBody(request: { body?: unknown }): Promise<void> {
-  if (nestedDeeperThan(request.body, MAX_BODY_NESTING)) {
-    throw ProblemException.validation([
-      { field: 'body', message: `must not nest objects or arrays more than ${MAX_BODY_NESTING} levels deep` },
-    ]);
-  }
+export function parseJsonRefusingDeepNesting(fastify: FastifyInstance): void {
+  const parse = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string' as const }, (request, body: string, done) => {
+    parse(request, body, (error, value) => {
+      if (error) return done(error, undefined);
+      if (nestedDeeperThan(value, MAX_BODY_NESTING)) {
+        const message = `must not nest objects or arrays more than ${MAX_BODY_NESTING} levels deep`;
+        return done(ProblemException.validation([{ field: 'body', message }]), undefined);
+      }
+      done(null, value);
+    });
+  });
 }
 
 /** True when objects/arrays nest more than `max` levels (walks at most `max` levels down). */
