@@ -45,12 +45,12 @@ export class UsersService {
 
   /**
    * `/me`: answered from the principal alone, no query. Principals come from the key cache and never
-   * change (a change replaces them), so each one's answer is built once.
+   * change (a change replaces them), so each one's answer — a MeDto as JSON — is serialized once.
    */
-  me(principal: Principal): MeDto {
-    let dto = meByPrincipal.get(principal);
-    if (!dto) meByPrincipal.set(principal, (dto = buildMe(principal)));
-    return dto;
+  meJson(principal: Principal): string {
+    let json = meJsonByPrincipal.get(principal);
+    if (json === undefined) meJsonByPrincipal.set(principal, (json = JSON.stringify(buildMe(principal))));
+    return json;
   }
 
   /**
@@ -256,7 +256,7 @@ export class UsersService {
   }
 }
 
-const meByPrincipal = new WeakMap<Principal, MeDto>();
+const meJsonByPrincipal = new WeakMap<Principal, string>();
 
 function buildMe(principal: Principal): MeDto {
   return {
