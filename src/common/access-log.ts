@@ -2,7 +2,6 @@ import type { FastifyInstance } from 'fastify';
 import pino, { DestinationStream, Logger } from 'pino';
 import { redactSecrets } from './redact';
 
-
 /**
  * The application's one pino logger, writing JSON lines to stdout synchronously (pino's default):
  * a line is out when the call returns, nothing waits in memory, and nothing is lost at exit. The
