@@ -42,6 +42,16 @@ interface KeyRow {
   expired: boolean;
 }
 
+/** One call of `run` with a key: what attempt/execute/complete need, resolved once. */
+interface GuardedWork<T> {
+  scope: string;
+  request: IdempotentRequest;
+  work: (manager: EntityManager) => Promise<T>;
+  successStatus: number;
+  stored: (value: T) => unknown;
+  atomicWork: boolean;
+}
+
 const SAVEPOINT = 'idempotent_work';
 
 /** Claims a key, or finds it taken (waiting for a holder still in flight). A prepared statement: it runs on every charge. */
@@ -89,11 +99,15 @@ export class IdempotencyService {
     options: { successStatus?: number; atomicWork?: boolean; stored?: (value: T) => unknown } = {},
   ): Promise<T> {
     if (!request) return this.dataSource.transaction(work);
-    const successStatus = options.successStatus ?? 201;
-    const stored = options.stored ?? ((value: T) => value);
-    const outcome = await this.dataSource.transaction((manager) =>
-      this.attempt(manager, scope, request, work, successStatus, stored, options.atomicWork ?? false),
-    );
+    const guarded: GuardedWork<T> = {
+      scope,
+      request,
+      work,
+      successStatus: options.successStatus ?? 201,
+      stored: options.stored ?? ((value: T) => value),
+      atomicWork: options.atomicWork ?? false,
+    };
+    const outcome = await this.dataSource.transaction((manager) => this.attempt(manager, guarded));
     switch (outcome.kind) {
       case 'done':
         return outcome.value;
@@ -112,15 +126,8 @@ export class IdempotencyService {
     }
   }
 
-  private async attempt<T>(
-    manager: EntityManager,
-    scope: string,
-    request: IdempotentRequest,
-    work: (manager: EntityManager) => Promise<T>,
-    successStatus: number,
-    stored: (value: T) => unknown,
-    atomicWork: boolean,
-  ): Promise<Attempt<T>> {
+  private async attempt<T>(manager: EntityManager, guarded: GuardedWork<T>): Promise<Attempt<T>> {
+    const { scope, request } = guarded;
     // At most three rounds: claim, or read the holder's answer, or free an expired key and claim again.
     for (let round = 0; round < 3; round++) {
       const claimed = await this.statements.query(
@@ -128,7 +135,7 @@ export class IdempotencyService {
         [scope, request.key, request.fingerprint, IDEMPOTENCY_KEY_TTL_HOURS],
         manager,
       );
-      if (claimed.length === 1) return this.execute(manager, scope, request, work, successStatus, stored, atomicWork);
+      if (claimed.length === 1) return this.execute(manager, guarded);
 
       const rows: KeyRow[] = await manager.query(
         `SELECT request_hash, status, response_status, response_body, expires_at <= now() AS expired
@@ -167,26 +174,19 @@ export class IdempotencyService {
    * writes nothing when it refuses (`atomicWork`: its writes are one statement that either happens or
    * not, like a charge) needs no savepoint, which saves a round trip.
    */
-  private async execute<T>(
-    manager: EntityManager,
-    scope: string,
-    request: IdempotentRequest,
-    work: (manager: EntityManager) => Promise<T>,
-    successStatus: number,
-    stored: (value: T) => unknown,
-    atomicWork: boolean,
-  ): Promise<Attempt<T>> {
+  private async execute<T>(manager: EntityManager, guarded: GuardedWork<T>): Promise<Attempt<T>> {
+    const { request, work, successStatus, stored, atomicWork } = guarded;
     if (!atomicWork) await manager.query(`SAVEPOINT ${SAVEPOINT}`);
     try {
       const value = await work(manager);
       if (!request.answerStored) {
-        await this.complete(manager, scope, request, successStatus, { kind: 'body', body: stored(value) });
+        await this.complete(manager, guarded, successStatus, { kind: 'body', body: stored(value) });
       }
       return { kind: 'done', value };
     } catch (error) {
       if (!(error instanceof ProblemException) || error.getStatus() >= 500) throw error;
       if (!atomicWork) await manager.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
-      await this.complete(manager, scope, request, error.getStatus(), {
+      await this.complete(manager, guarded, error.getStatus(), {
         kind: 'problem',
         code: error.code,
         detail: error.detail,
@@ -199,8 +199,7 @@ export class IdempotencyService {
 
   private async complete(
     manager: EntityManager,
-    scope: string,
-    request: IdempotentRequest,
+    { scope, request }: Pick<GuardedWork<unknown>, 'scope' | 'request'>,
     status: number,
     answer: StoredAnswer,
   ): Promise<void> {
