@@ -33,7 +33,7 @@ describe('ApiKeyVerifier', () => {
       revoked,
       principal: {
         keyId: 'k', userId: 'u', email: 'a@b.com', organizationId: 'o', organizationDomain: 'b.com',
-        billingOrganizationId: 'o', role: 'member', isProvisioner: false, isOperator: false, apiOnly: true,
+        billingOrganizationId: 'o', scope: 'full', role: 'member', isProvisioner: false, isOperator: false, apiOnly: true,
         status: 'active', externalEmail: null, provisionedBy: null, expiresAt: null, createdAt: new Date(0),
         ...overrides,
       },

@@ -1,6 +1,6 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { timingSafeEqual } from 'node:crypto';
-import type { Principal, UserRole, UserStatus } from '../common/principal';
+import type { KeyScope, Principal, UserRole, UserStatus } from '../common/principal';
 import { AppConfig } from '../config/app-config';
 import { PreparedStatements, Statement } from '../database/prepared-statements';
 import { ApiKeyCache } from './api-key-cache';
@@ -20,6 +20,7 @@ export interface KeyRecord {
 interface KeyRow {
   key_id: string;
   billing_organization_id: string;
+  scope: KeyScope;
   revoked_at: Date | null;
   user_id: string;
   email: string;
@@ -39,7 +40,7 @@ interface KeyRow {
 const LOOKUP: Statement = {
   name: 'provisio_key_lookup',
   text: `
-  SELECT k.id AS key_id, k.billing_organization_id, k.revoked_at,
+  SELECT k.id AS key_id, k.billing_organization_id, k.scope, k.revoked_at,
          u.id AS user_id, u.email, u.organization_id, o.domain, u.role, u.is_provisioner, u.is_operator,
          u.api_only, u.status, u.external_email, u.provisioned_by, u.expires_at, u.created_at
     FROM api_keys k
@@ -95,6 +96,7 @@ export class ApiKeyVerifier {
         organizationId: row.organization_id,
         organizationDomain: row.domain,
         billingOrganizationId: row.billing_organization_id,
+        scope: row.scope,
         role: row.role,
         isProvisioner: row.is_provisioner,
         isOperator: row.is_operator,

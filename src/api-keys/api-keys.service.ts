@@ -1,8 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager, IsNull } from 'typeorm';
+import {
+  ActingTarget,
+  canCreateKeyFor,
+  canManageKey,
+  Decision,
+  KeyAction,
+  keyListing,
+} from '../common/authorization/access-policy';
 import { paginateByCreation } from '../common/pagination';
 import { queryRows } from '../database/query-rows';
-import { canManageOrganization, Principal } from '../common/principal';
+import type { KeyScope, Principal } from '../common/principal';
 import { ProblemException } from '../common/problem';
 import { User } from '../users/entities/user.entity';
 import { ApiKeyCache } from './api-key-cache';
@@ -14,6 +22,7 @@ interface ApiKeyRow {
   id: string;
   user_id: string;
   billing_organization_id: string;
+  scope: KeyScope;
   key_hash: Buffer;
   prefix: string;
   name: string | null;
@@ -34,25 +43,29 @@ export class ApiKeysService {
     private readonly keyCache: ApiKeyCache,
   ) {}
 
-  /** Creates a key inside the caller's transaction; the plaintext exists only in the return value. */
+  /**
+   * Creates a key inside the caller's transaction; the plaintext exists only in the return value.
+   * `scope` defaults to `full`; only a rotation of a restricted key issues another restricted one.
+   */
   async issue(
     manager: EntityManager,
-    owner: { userId: string; billingOrganizationId: string },
+    owner: { userId: string; billingOrganizationId: string; scope?: KeyScope },
     name: string | null = null,
   ): Promise<IssuedKey> {
     const plaintext = generateApiKey();
     // RETURNING the whole row: one round trip, no read-back.
     const rows: ApiKeyRow[] = await manager.query(
-      `INSERT INTO api_keys (user_id, billing_organization_id, key_hash, prefix, name)
-       VALUES ($1, $2, $3, $4, $5)
-       RETURNING id, user_id, billing_organization_id, key_hash, prefix, name, created_at, last_used_at, revoked_at`,
-      [owner.userId, owner.billingOrganizationId, hashApiKey(plaintext), displayPrefix(plaintext), name],
+      `INSERT INTO api_keys (user_id, billing_organization_id, scope, key_hash, prefix, name)
+       VALUES ($1, $2, $3, $4, $5, $6)
+       RETURNING id, user_id, billing_organization_id, scope, key_hash, prefix, name, created_at, last_used_at, revoked_at`,
+      [owner.userId, owner.billingOrganizationId, owner.scope ?? 'full', hashApiKey(plaintext), displayPrefix(plaintext), name],
     );
     const row = rows[0];
     const key = Object.assign(new ApiKey(), {
       id: row.id,
       userId: row.user_id,
       billingOrganizationId: row.billing_organization_id,
+      scope: row.scope,
       keyHash: row.key_hash,
       prefix: row.prefix,
       name: row.name,
@@ -90,13 +103,15 @@ export class ApiKeysService {
   }
 
   /**
-   * Moves every key of one user to another, inside the caller's transaction. `billing_organization_id`
-   * is left as it is, so the keys keep spending the pool they spent before. Returns the moved key ids.
+   * Moves every key of one user to another, inside the caller's transaction, as `restricted` keys:
+   * whoever held them before (the provisioner saw their plaintext) must never act with the receiving
+   * user's manager, provisioner or operator rights. `billing_organization_id` is left as it is, so
+   * the keys keep spending the pool they spent before. Returns the moved key ids.
    */
   async moveAllToUser(manager: EntityManager, fromUserId: string, toUserId: string): Promise<string[]> {
     const rows = await queryRows<{ id: string }>(
       manager,
-      `UPDATE api_keys SET user_id = $2 WHERE user_id = $1 RETURNING id`,
+      `UPDATE api_keys SET user_id = $2, scope = 'restricted' WHERE user_id = $1 RETURNING id`,
       [fromUserId, toUserId],
     );
     // The moved keys now answer as the receiving user: both users' cached entries go.
@@ -104,31 +119,58 @@ export class ApiKeysService {
     return rows.map((row) => row.id);
   }
 
+  /**
+   * Keys the caller may see (never their secrets): its own (a restricted key: only itself), for the
+   * managers of an organization also the keys it pays for that users of other organizations hold;
+   * with `user_id`, that user's keys when the caller may act on it (see access-policy).
+   */
   async list(principal: Principal, query: ListApiKeysQueryDto): Promise<ApiKeyPageDto> {
-    const userId = query.user_id ?? principal.userId;
-    await this.ensureUserManageable(this.dataSource.manager, principal, userId);
-    const qb = this.dataSource.getRepository(ApiKey).createQueryBuilder('k').where('k.user_id = :userId', { userId });
+    const target =
+      query.user_id === undefined || query.user_id === principal.userId
+        ? null
+        : await this.findUser(this.dataSource.manager, principal, query.user_id);
+    const listing = keyListing(principal, target);
+    if (listing.decision !== 'allowed') throw refusal(listing.decision, `User ${query.user_id}`);
+    const qb = this.dataSource.getRepository(ApiKey).createQueryBuilder('k');
+    if (listing.onlyKeyId !== null) {
+      qb.where('k.id = :keyId', { keyId: listing.onlyKeyId });
+    } else if (listing.paidByOrganizationId !== null) {
+      qb.innerJoin(User, 'u', 'u.id = k.user_id').where(
+        '(k.user_id = :userId OR (k.billing_organization_id = :orgId AND u.organization_id <> :orgId))',
+        { userId: listing.userId, orgId: listing.paidByOrganizationId },
+      );
+    } else {
+      qb.where('k.user_id = :userId', { userId: listing.userId });
+    }
     const page = await paginateByCreation(qb, query);
     return { data: page.items.map(toApiKeyDto), next_cursor: page.nextCursor };
   }
 
+  /**
+   * Creates a key for the caller or, by rank, for another user of its organization. It always
+   * spends its owner's own organization's pool, whatever pool the calling key spends.
+   */
   async create(principal: Principal, dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
     return this.dataSource.transaction(async (manager) => {
-      const user = await this.ensureUserManageable(manager, principal, dto.user_id ?? principal.userId);
+      const userId = dto.user_id ?? principal.userId;
+      const user = await this.findUser(manager, principal, userId);
+      const decision = canCreateKeyFor(principal, user);
+      if (decision !== 'allowed') throw refusal(decision, `User ${userId}`);
       if (user.status === 'disabled') {
         throw ProblemException.conflict('user-disabled', `User ${user.id} is disabled; it cannot get new keys.`);
       }
-      // A key minted by the caller for itself spends the same pool as the key it used.
-      const billingOrganizationId =
-        user.id === principal.userId ? principal.billingOrganizationId : user.organizationId;
-      const issued = await this.issue(manager, { userId: user.id, billingOrganizationId }, dto.name ?? null);
+      const issued = await this.issue(
+        manager,
+        { userId: user.id, billingOrganizationId: user.organizationId },
+        dto.name ?? null,
+      );
       return { ...toApiKeyDto(issued.key), api_key: issued.plaintext };
     });
   }
 
   async revoke(principal: Principal, keyId: string): Promise<void> {
     await this.dataSource.transaction(async (manager) => {
-      const key = await this.findManageableKey(manager, principal, keyId);
+      const key = await this.findKey(manager, principal, keyId, 'revoke');
       if (key.revokedAt === null) {
         await manager.update(ApiKey, { id: key.id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
         await this.keyCache.notifyUsersChanged(manager, [key.userId]);
@@ -136,10 +178,10 @@ export class ApiKeysService {
     });
   }
 
-  /** Revokes the key and issues its replacement (same user, name and pool) in one transaction. */
+  /** Revokes the key and issues its replacement (same user, name, pool and scope) in one transaction. */
   async rotate(principal: Principal, keyId: string): Promise<CreatedApiKeyDto> {
     return this.dataSource.transaction(async (manager) => {
-      const key = await this.findManageableKey(manager, principal, keyId);
+      const key = await this.findKey(manager, principal, keyId, 'rotate');
       const result = await manager.update(
         ApiKey,
         { id: key.id, revokedAt: IsNull() },
@@ -151,38 +193,86 @@ export class ApiKeysService {
       await this.keyCache.notifyUsersChanged(manager, [key.userId]);
       const issued = await this.issue(
         manager,
-        { userId: key.userId, billingOrganizationId: key.billingOrganizationId },
+        { userId: key.userId, billingOrganizationId: key.billingOrganizationId, scope: key.scope },
         key.name,
       );
       return { ...toApiKeyDto(issued.key), api_key: issued.plaintext };
     });
   }
 
-  /** The key, if it belongs to the caller or (for org managers) to a user of the caller's organization; else 404. */
-  private async findManageableKey(manager: EntityManager, principal: Principal, keyId: string): Promise<ApiKey> {
-    const key = await manager
-      .getRepository(ApiKey)
-      .createQueryBuilder('k')
-      .innerJoin(User, 'u', 'u.id = k.user_id')
-      .where('k.id = :keyId', { keyId })
-      .andWhere(
-        canManageOrganization(principal) ? 'u.organization_id = :orgId' : 'k.user_id = :userId',
-        { orgId: principal.organizationId, userId: principal.userId },
-      )
-      .setLock('pessimistic_write', undefined, ['k'])
-      .getOne();
-    if (!key) throw ProblemException.notFound(`API key ${keyId} was not found.`);
-    return key;
+  /** The key (row-locked) with its owner, when the policy lets the caller do `action` on it; else 404 or 403. */
+  private async findKey(manager: EntityManager, principal: Principal, keyId: string, action: KeyAction): Promise<ApiKey> {
+    const rows = await queryRows<ApiKeyRow & OwnerRow>(
+      manager,
+      `SELECT k.id, k.user_id, k.billing_organization_id, k.scope, k.key_hash, k.prefix, k.name, k.created_at,
+              k.last_used_at, k.revoked_at, u.organization_id AS owner_organization_id, u.role AS owner_role,
+              u.is_provisioner AS owner_is_provisioner, u.is_operator AS owner_is_operator,
+              u.status AS owner_status, u.provisioned_by AS owner_provisioned_by
+         FROM api_keys k JOIN users u ON u.id = k.user_id
+        WHERE k.id = $1
+          FOR UPDATE OF k`,
+      [keyId],
+    );
+    const row = rows[0];
+    const decision: Decision = row
+      ? canManageKey(
+          principal,
+          { id: row.id, scope: row.scope, billingOrganizationId: row.billing_organization_id, owner: ownerOf(row) },
+          action,
+        )
+      : 'not_found';
+    if (decision !== 'allowed') throw refusal(decision, `API key ${keyId}`);
+    return Object.assign(new ApiKey(), {
+      id: row.id,
+      userId: row.user_id,
+      billingOrganizationId: row.billing_organization_id,
+      scope: row.scope,
+      keyHash: row.key_hash,
+      prefix: row.prefix,
+      name: row.name,
+      createdAt: row.created_at,
+      lastUsedAt: row.last_used_at,
+      revokedAt: row.revoked_at,
+    });
   }
 
-  private async ensureUserManageable(manager: EntityManager, principal: Principal, userId: string): Promise<User> {
-    if (userId !== principal.userId && !canManageOrganization(principal)) {
-      throw ProblemException.forbidden("Only an organization's owners, admins and provisioners manage other users' keys.");
-    }
+  /** A user of the caller's organization, else 404 (another organization's users are not revealed). */
+  private async findUser(manager: EntityManager, principal: Principal, userId: string): Promise<User> {
     const user = await manager.findOneBy(User, { id: userId, organizationId: principal.organizationId });
     if (!user) throw ProblemException.notFound(`User ${userId} was not found.`);
     return user;
   }
+}
+
+interface OwnerRow {
+  owner_organization_id: string;
+  owner_role: User['role'];
+  owner_is_provisioner: boolean;
+  owner_is_operator: boolean;
+  owner_status: User['status'];
+  owner_provisioned_by: string | null;
+}
+
+function ownerOf(row: ApiKeyRow & OwnerRow): ActingTarget {
+  return {
+    id: row.user_id,
+    organizationId: row.owner_organization_id,
+    role: row.owner_role,
+    isProvisioner: row.owner_is_provisioner,
+    isOperator: row.owner_is_operator,
+    status: row.owner_status,
+    provisionedBy: row.owner_provisioned_by,
+  };
+}
+
+/** The problem for a refused decision: 404 hides what another organization holds; 403 names the rule. */
+function refusal(decision: Exclude<Decision, 'allowed'>, what: string): ProblemException {
+  if (decision === 'not_found') return ProblemException.notFound(`${what} was not found.`);
+  return ProblemException.forbidden(
+    `${what}: acting on another user needs a higher rank in its organization (owner over admins and members, ` +
+      'admin over members; a provisioner over the users it provisioned); a restricted key lists and revokes only ' +
+      'itself and creates no keys.',
+  );
 }
 
 export function toApiKeyDto(key: ApiKey): ApiKeyDto {
@@ -192,6 +282,7 @@ export function toApiKeyDto(key: ApiKey): ApiKeyDto {
     prefix: key.prefix,
     name: key.name,
     billing_organization_id: key.billingOrganizationId,
+    scope: key.scope,
     created_at: key.createdAt.toISOString(),
     last_used_at: key.lastUsedAt?.toISOString() ?? null,
     revoked_at: key.revokedAt?.toISOString() ?? null,

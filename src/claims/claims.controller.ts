@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
+  ApiForbiddenResponse,
   ApiGoneResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
@@ -37,8 +38,9 @@ export class ClaimsController {
   /**
    * Claims the provisioned account, once. Without `X-API-Key` the provisioned user becomes yours
    * (status `active`, `external_email` = `email`) and keeps its key. With the `X-API-Key` of an
-   * existing active account, the provisioned keys move to that account (still spending the
-   * provisioning organization's credits) and the provisioned user is deleted.
+   * existing active account, the provisioned keys move to that account as `restricted` keys (they
+   * act as a plain member there and still spend the provisioning organization's credits) and the
+   * provisioned user is deleted.
    */
   @Post(':token')
   @HttpCode(200)
@@ -47,6 +49,7 @@ export class ClaimsController {
   @ApiOkResponse({ type: ClaimResultDto, description: 'Claimed.' })
   @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid email or body.' })
   @ApiNotFoundResponse({ type: ProblemDto, description: 'Unknown (or malformed) token.' })
+  @ApiForbiddenResponse({ type: ProblemDto, description: 'The X-API-Key is a restricted key; it cannot receive a claim.' })
   @ApiConflictResponse({
     type: ProblemDto,
     description:

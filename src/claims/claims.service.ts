@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ApiKeysService } from '../api-keys/api-keys.service';
+import { mayReceiveClaim } from '../common/authorization/access-policy';
 import { parseEmailAddress } from '../common/email';
 import type { Principal } from '../common/principal';
 import { ProblemException } from '../common/problem';
@@ -66,11 +67,14 @@ export class ClaimsService {
    * transaction, so a refused claim (409) leaves the provision pending.
    *
    * - Without a key: the placeholder user becomes `active`, never expires, `external_email` = email.
-   * - With the key of another active user: the provisioned keys move to that user (billed as before)
-   *   and the placeholder is deleted.
+   * - With the full key of another active user: the provisioned keys move to that user as
+   *   `restricted` keys (billed as before) and the placeholder is deleted.
    */
   async claim(token: string, dto: ClaimDto, principal: Principal | undefined): Promise<ClaimResultDto> {
     if (!isWellFormedClaimToken(token)) throw unknownToken();
+    if (principal && !mayReceiveClaim(principal)) {
+      throw ProblemException.forbidden('A restricted key cannot receive a claim; send a full key of the account, or no key.');
+    }
     const parsed = parseEmailAddress(dto.email);
     if (!parsed.ok) throw ProblemException.validation([{ field: 'email', message: `email ${parsed.reason}` }]);
     const claimedEmail = dto.email.trim();

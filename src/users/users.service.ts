@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ApiKeyCache } from '../api-keys/api-key-cache';
 import { ApiKeysService } from '../api-keys/api-keys.service';
+import { canActOn } from '../common/authorization/access-policy';
 import { isPublicMailboxDomain, parseEmailAddress } from '../common/email';
 import { paginateByCreation, PageQueryDto } from '../common/pagination';
 import type { Principal, UserRole, UserStatus } from '../common/principal';
@@ -158,15 +159,18 @@ export class UsersService {
     return toUserDto(await this.findInOrganization(this.dataSource.manager, principal, id));
   }
 
-  /** Deactivates a user: status `disabled` and every key revoked, in one transaction. */
+  /** Deactivates a user, by rank (access-policy): status `disabled` and every key revoked, in one transaction. */
   async deactivate(principal: Principal, id: string): Promise<void> {
     if (id === principal.userId) {
       throw ProblemException.conflict('cannot-deactivate-self', 'You cannot deactivate your own user.');
     }
     await this.dataSource.transaction(async (manager) => {
       const user = await this.findInOrganization(manager, principal, id, true);
-      if (user.isOperator && !principal.isOperator) {
-        throw ProblemException.forbidden('Only an operator can deactivate an operator.');
+      if (canActOn(principal, user) !== 'allowed') {
+        throw ProblemException.forbidden(
+          `You may not deactivate user ${id}: an owner deactivates admins and members, an admin members, a ` +
+            'provisioner the users it provisioned; only an operator deactivates an owner, a provisioner or an operator.',
+        );
       }
       await manager.update(User, { id: user.id }, { status: 'disabled' });
       await this.apiKeys.revokeAllForUser(manager, user.id);
@@ -274,6 +278,7 @@ function buildMe(principal: Principal): MeDto {
     created_at: principal.createdAt.toISOString(),
     organization: { id: principal.organizationId, domain: principal.organizationDomain },
     billing_organization_id: principal.billingOrganizationId,
+    scope: principal.scope,
   };
 }
 
