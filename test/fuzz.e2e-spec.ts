@@ -26,7 +26,7 @@ interface Case {
   path: string | ((c: Ctx) => string);
   who: Who;
   /** A JSON value (sent as application/json) or, with `raw`, the exact text to send. */
-  body?: unknown;
+  body?: unknown | ((c: Ctx) => object);
   raw?: string;
   contentType?: string;
   headers?: Record<string, string>;
@@ -172,7 +172,9 @@ const CASES: Case[] = [
     ['user_id null', { user_id: null }],
   ].map(([what, body]) => ({ name: `create key: ${what}`, method: 'post' as const, path: '/api/v1/api-keys', who: 'provisioner' as Who, body, status: 400 })),
   { name: 'create key: user_id of nobody', method: 'post', path: '/api/v1/api-keys', who: 'provisioner', body: { user_id: UUID_UNKNOWN }, status: 404 },
-  { name: 'create key: a member for another user', method: 'post', path: '/api/v1/api-keys', who: 'member', body: { user_id: UUID_UNKNOWN }, status: 403 },
+  // An id of no user of the caller's organization is 404 for everyone (Authorization: another organization's users are not revealed).
+  { name: 'create key: a member for an unknown user', method: 'post', path: '/api/v1/api-keys', who: 'member', body: { user_id: UUID_UNKNOWN }, status: 404 },
+  { name: 'create key: a member for a user of its organization it does not outrank', method: 'post', path: '/api/v1/api-keys', who: 'member', body: (c: Ctx) => ({ user_id: c.provisioner.id }), status: 403 },
   ...idPathCases('revoke key', 'delete', '/api/v1/api-keys', 'provisioner'),
   ...idPathCases('rotate key', 'post', '/api/v1/api-keys', 'provisioner', '/rotate'),
   { name: 'rotate key: malformed JSON body', method: 'post', path: (c) => `/api/v1/api-keys/${c.memberKeyId}/rotate`, who: 'member', raw: '{', contentType: 'application/json', status: 400 },
@@ -317,7 +319,7 @@ describe('bad input: every route answers 4xx problem details and changes nothing
     if (c.raw !== undefined) {
       req = req.set('Content-Type', c.contentType ?? 'application/json').send(c.raw);
     } else if (c.body !== undefined) {
-      req = req.send(c.body as object);
+      req = req.send((typeof c.body === 'function' ? c.body(ctx) : c.body) as object);
     }
     const res = await req;
 
