@@ -41,9 +41,6 @@ describe('attack stories (issue 10)', () => {
 
     // The provisioner kept the plaintext of the moved key from the POST /provisions answer.
     const stolen = provision.api_key;
-    const me = await get('/api/v1/me', stolen);
-    expect(me.status).toBe(200);
-    expect(me.body).toMatchObject({ id: claimant.id, role: 'admin', scope: 'restricted' });
     // It authenticates as the claimant, but only with a plain member's rights.
     expect((await get('/api/v1/users', stolen)).status).toBe(403);
     expect((await get(`/api/v1/users/${colleague.id}`, stolen)).status).toBe(403);
@@ -55,6 +52,9 @@ describe('attack stories (issue 10)', () => {
     expect(ownKeys.body.data.map((k: { prefix: string }) => k.prefix)).toEqual([stolen.slice(0, 12)]);
     const colleagueAfter = await get(`/api/v1/users/${colleague.id}`, victim.owner.api_key);
     expect(colleagueAfter.body.status).toBe('active');
+    const me = await get('/api/v1/me', stolen);
+    expect(me.status).toBe(200);
+    expect(me.body).toMatchObject({ id: claimant.id, role: 'admin', scope: 'restricted' });
   });
 
   it("a provisioner cannot gain the operator's rights through a key the operator claimed", async () => {

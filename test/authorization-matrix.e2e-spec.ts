@@ -95,7 +95,7 @@ const MATRIX: Row[] = [
   ['DELETE /api/v1/provisions/{id}',               'provision:same',  '403 403 403 403 204 403 403 404 401 401'],
   ['DELETE /api/v1/provisions/{id}',               'provision:other', '403 403 403 403 404 403 403 204 401 401'],
 
-  ['GET /api/v1/claims/{token}',                   'token',           '200 200 200 200 200 200 200 200 200 200'],
+  ['GET /api/v1/claims/{token}',                   'token',           '200 200 200 200 200 200 200 200 200 401'],
   ['POST /api/v1/claims/{token}',                  'token',           '200 200 200 200 200 409 403 200 200 401'],
   ['GET /claim/{token}',                           'token',           '200 200 200 200 200 200 200 200 200 200'],
 

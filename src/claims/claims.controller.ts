@@ -9,7 +9,7 @@ import {
   ApiParam,
   ApiTags,
 } from '@nestjs/swagger';
-import { CurrentPrincipal, OptionalApiKey, Public } from '../common/auth.decorators';
+import { CurrentPrincipal, OptionalApiKey } from '../common/auth.decorators';
 import type { Principal } from '../common/principal';
 import { ProblemDto } from '../common/problem';
 import { ClaimsService } from './claims.service';
@@ -22,17 +22,20 @@ const TOKEN_PARAM = { name: 'token', description: 'The claim token from the clai
 export class ClaimsController {
   constructor(private readonly claims: ClaimsService) {}
 
-  /** What a claim link offers. Reading never claims. */
+  /**
+   * What a claim link offers. Reading never claims. Sent with the full `X-API-Key` of an active
+   * user, it also answers `transfer`: what a claim with that key would do (a dry run).
+   */
   @Get(':token')
-  @Public()
+  @OptionalApiKey()
   @ApiParam(TOKEN_PARAM)
   @ApiNotFoundResponse({ type: ProblemDto, description: 'Unknown (or malformed) token.' })
   @ApiGoneResponse({
     type: ProblemDto,
     description: 'The provision was claimed, expired or cancelled; `provision_status` says which.',
   })
-  preview(@Param('token') token: string): Promise<ClaimPreviewDto> {
-    return this.claims.preview(token);
+  preview(@Param('token') token: string, @CurrentPrincipal() principal: Principal | undefined): Promise<ClaimPreviewDto> {
+    return this.claims.preview(token, principal);
   }
 
   /**

@@ -52,12 +52,33 @@ export class ClaimsService {
     };
   }
 
-  /** Preview of a claimable provision: 404 unknown, 410 when it is no longer pending. */
-  async preview(token: string): Promise<ClaimPreviewDto> {
+  /**
+   * Preview of a claimable provision: 404 unknown, 410 when it is no longer pending. With the full
+   * key of an active user other than the placeholder, also what a claim with that key would do.
+   */
+  async preview(token: string, principal?: Principal): Promise<ClaimPreviewDto> {
     const result = await this.lookup(token);
     if (!result.found) throw unknownToken();
     if (result.preview.status !== 'pending') throw gone(result.preview.status);
-    return result.preview;
+    if (!principal || principal.status !== 'active' || !mayReceiveClaim(principal)) return result.preview;
+    const rows = await queryRows<{ user_id: string | null; keys: number }>(
+      this.dataSource.manager,
+      `SELECT p.user_id, (SELECT count(*) FROM api_keys k WHERE k.user_id = p.user_id)::int AS keys
+         FROM provisions p WHERE p.claim_token_hash = $1`,
+      [hashClaimToken(token)],
+    );
+    const row = rows[0];
+    if (!row || row.user_id === null || row.user_id === principal.userId) return result.preview;
+    return {
+      ...result.preview,
+      transfer: {
+        into_user_id: principal.userId,
+        into_email: principal.email,
+        keys: row.keys,
+        billing_organization: result.preview.organization,
+        scope: 'restricted',
+      },
+    };
   }
 
   /**
