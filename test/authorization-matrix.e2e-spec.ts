@@ -58,6 +58,8 @@ const MATRIX: Row[] = [
   ['GET /api/v1/users',                            'none',            '200 200 200 403 200 403 403 200 401 401'],
   ['GET /api/v1/users/{id}',                       'user:self',       '200 200 200 403 200 403 403 200 401 401'],
   ['GET /api/v1/users/{id}',                       'user:member',     '404 200 200 403 200 403 403 404 401 401'],
+  ['GET /api/v1/users/{id}',                       'user:admin',      '404 200 200 403 200 403 403 404 401 401'],
+  ['GET /api/v1/users/{id}',                       'user:owner',      '404 200 200 403 200 403 403 404 401 401'],
   ['GET /api/v1/users/{id}',                       'user:other',      '404 404 404 403 404 403 403 200 401 401'],
   ['DELETE /api/v1/users/{id}',                    'user:self',       '409 409 409 403 409 403 403 409 401 401'],
   ['DELETE /api/v1/users/{id}',                    'user:member',     '404 204 204 403 204 403 403 404 401 401'],
@@ -106,6 +108,7 @@ const MATRIX: Row[] = [
 
   ['POST /api/v1/admin/users',                     'none',            '201 403 403 403 403 403 403 403 401 401'],
   ['PATCH /api/v1/admin/users/{id}',               'user:member',     '200 403 403 403 403 403 403 403 401 401'],
+  ['PATCH /api/v1/admin/users/{id}',               'user:other',      '200 403 403 403 403 403 403 403 401 401'],
   ['GET /api/v1/admin/organizations',              'none',            '200 403 403 403 403 403 403 403 401 401'],
   ['POST /api/v1/admin/credits',                   'none',            '201 403 403 403 403 403 403 403 401 401'],
 

@@ -170,28 +170,28 @@ describe('claimable provisions and claims', () => {
 
   describe('transfer into an existing account', () => {
     it('previews with the receiving key what a transfer would do, changing nothing', async () => {
-      const dave = await adminCreateUser(t, { email: 'dave@dave-co.com' });
+      const frank = await adminCreateUser(t, { email: 'frank@frank-co.example' });
       const p = await createProvision(t, guy.api_key);
       const before = await rowCounts(t);
-      const preview = await t.http().get(`/api/v1/claims/${tokenOf(p)}`).set('X-API-Key', dave.api_key);
+      const preview = await t.http().get(`/api/v1/claims/${tokenOf(p)}`).set('X-API-Key', frank.api_key);
       expect(preview.status).toBe(200);
       expect(preview.body).toEqual({
         organization: 'orchestrator.com',
         role: 'member',
         expires_at: p.expires_at,
         status: 'pending',
-        transfer: { into_user_id: dave.id, into_email: 'dave@dave-co.com', keys: 1, billing_organization: 'orchestrator.com', scope: 'restricted' },
+        transfer: { into_user_id: frank.id, into_email: 'frank@frank-co.example', keys: 1, billing_organization: 'orchestrator.com', scope: 'restricted' },
       });
       // No transfer part without a key, with the provisioned key itself, or with a restricted key.
       expect((await t.http().get(`/api/v1/claims/${tokenOf(p)}`)).body.transfer).toBeUndefined();
       expect((await t.http().get(`/api/v1/claims/${tokenOf(p)}`).set('X-API-Key', p.api_key)).body.transfer).toBeUndefined();
       expect(await rowCounts(t)).toEqual(before);
       const q = await createProvision(t, guy.api_key);
-      expect((await claim(tokenOf(q), { email: 'dave@dave-co.com' }, dave.api_key)).status).toBe(200);
+      expect((await claim(tokenOf(q), { email: 'frank@frank-co.example' }, frank.api_key)).status).toBe(200);
       const restricted = await t.http().get(`/api/v1/claims/${tokenOf(p)}`).set('X-API-Key', q.api_key);
       expect(restricted.status).toBe(200);
       expect(restricted.body.transfer).toBeUndefined();
-      expect((await claim(tokenOf(p), { email: 'dave@dave-co.com' }, q.api_key)).status).toBe(403);
+      expect((await claim(tokenOf(p), { email: 'frank@frank-co.example' }, q.api_key)).status).toBe(403);
       expect((await t.http().get(`/api/v1/claims/${tokenOf(p)}`).set('X-API-Key', 'pvk_not-a-key')).status).toBe(401);
     });
 
