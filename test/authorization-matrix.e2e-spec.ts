@@ -12,9 +12,9 @@ import { createProvision, tokenOf } from './support/provisions';
  * documentation of who may do what (DESIGN.md, "Authorization"); README's "Decisions" sums it up.
  *
  * Callers (columns, in this order):
- *   op   the operator (ADMIN_API_KEY). It belongs to its own organization (`localhost`), so org A's
- *        users and keys are another organization's for it: the organization routes answer 404 and
- *        its platform-wide powers are the /api/v1/admin routes.
+ *   op   the operator (ADMIN_API_KEY), of its own organization (`localhost`). It outranks everyone
+ *        in every organization: it reads and acts on any user and key; lists (`GET /users`) stay
+ *        its own organization's. It is no provisioner here, so the provisioning routes are 403.
  *   own  the owner of org A (first user of a.example; no flag)
  *   adm  an admin of org A
  *   mem  a member of org A
@@ -28,7 +28,9 @@ import { createProvision, tokenOf } from './support/provisions';
  *
  * Targets (a fresh one per cell unless said otherwise):
  *   users: self (the caller's own user), member (a user org A's provisioner provisioned),
- *          admin (an admin of org A), owner (org A's owner), other (a user of org B)
+ *          admin (an admin of org A), owner (a second owner of org A, made by the operator: only
+ *          the operator acts on an owner, and another owner is no higher rank), other (a user of
+ *          org B)
  *   keys:  itself (the calling key: a fresh copy of it is made and used for the cell), own
  *          (another key of the caller's user), member (a key of a provisioned member of org A),
  *          paid (a key org A pays for that a user of org B holds: a provision of org A claimed
@@ -57,37 +59,37 @@ const MATRIX: Row[] = [
 
   ['GET /api/v1/users',                            'none',            '200 200 200 403 200 403 403 200 401 401'],
   ['GET /api/v1/users/{id}',                       'user:self',       '200 200 200 403 200 403 403 200 401 401'],
-  ['GET /api/v1/users/{id}',                       'user:member',     '404 200 200 403 200 403 403 404 401 401'],
-  ['GET /api/v1/users/{id}',                       'user:admin',      '404 200 200 403 200 403 403 404 401 401'],
-  ['GET /api/v1/users/{id}',                       'user:owner',      '404 200 200 403 200 403 403 404 401 401'],
-  ['GET /api/v1/users/{id}',                       'user:other',      '404 404 404 403 404 403 403 200 401 401'],
+  ['GET /api/v1/users/{id}',                       'user:member',     '200 200 200 403 200 403 403 404 401 401'],
+  ['GET /api/v1/users/{id}',                       'user:admin',      '200 200 200 403 200 403 403 404 401 401'],
+  ['GET /api/v1/users/{id}',                       'user:owner',      '200 200 200 403 200 403 403 404 401 401'],
+  ['GET /api/v1/users/{id}',                       'user:other',      '200 404 404 403 404 403 403 200 401 401'],
   ['DELETE /api/v1/users/{id}',                    'user:self',       '409 409 409 403 409 403 403 409 401 401'],
-  ['DELETE /api/v1/users/{id}',                    'user:member',     '404 204 204 403 204 403 403 404 401 401'],
-  ['DELETE /api/v1/users/{id}',                    'user:admin',      '404 204 403 403 403 403 403 404 401 401'],
-  ['DELETE /api/v1/users/{id}',                    'user:owner',      '404 409 403 403 403 403 403 404 401 401'],
-  ['DELETE /api/v1/users/{id}',                    'user:other',      '404 404 404 403 404 403 403 204 401 401'],
+  ['DELETE /api/v1/users/{id}',                    'user:member',     '204 204 204 403 204 403 403 404 401 401'],
+  ['DELETE /api/v1/users/{id}',                    'user:admin',      '204 204 403 403 403 403 403 404 401 401'],
+  ['DELETE /api/v1/users/{id}',                    'user:owner',      '204 403 403 403 403 403 403 404 401 401'],
+  ['DELETE /api/v1/users/{id}',                    'user:other',      '204 404 404 403 404 403 403 204 401 401'],
 
   ['GET /api/v1/api-keys',                         'none',            '200 200 200 200 200 200 200 200 401 401'],
   ['GET /api/v1/api-keys',                         'user:self',       '200 200 200 200 200 200 200 200 401 401'],
-  ['GET /api/v1/api-keys',                         'user:member',     '404 200 200 403 200 403 403 404 401 401'],
-  ['GET /api/v1/api-keys',                         'user:admin',      '404 200 403 403 403 403 403 404 401 401'],
-  ['GET /api/v1/api-keys',                         'user:owner',      '404 200 403 403 403 403 200 404 401 401'],
-  ['GET /api/v1/api-keys',                         'user:other',      '404 404 404 404 404 404 404 200 401 401'],
+  ['GET /api/v1/api-keys',                         'user:member',     '200 200 200 403 200 403 403 404 401 401'],
+  ['GET /api/v1/api-keys',                         'user:admin',      '200 200 403 403 403 403 403 404 401 401'],
+  ['GET /api/v1/api-keys',                         'user:owner',      '200 403 403 403 403 403 403 404 401 401'],
+  ['GET /api/v1/api-keys',                         'user:other',      '200 404 404 404 404 404 404 200 401 401'],
   ['POST /api/v1/api-keys',                        'user:self',       '201 201 201 201 201 201 403 201 401 401'],
-  ['POST /api/v1/api-keys',                        'user:member',     '404 201 201 403 201 403 403 404 401 401'],
-  ['POST /api/v1/api-keys',                        'user:admin',      '404 201 403 403 403 403 403 404 401 401'],
-  ['POST /api/v1/api-keys',                        'user:owner',      '404 201 403 403 403 403 403 404 401 401'],
-  ['POST /api/v1/api-keys',                        'user:other',      '404 404 404 404 404 404 404 201 401 401'],
+  ['POST /api/v1/api-keys',                        'user:member',     '201 201 201 403 201 403 403 404 401 401'],
+  ['POST /api/v1/api-keys',                        'user:admin',      '201 201 403 403 403 403 403 404 401 401'],
+  ['POST /api/v1/api-keys',                        'user:owner',      '201 403 403 403 403 403 403 404 401 401'],
+  ['POST /api/v1/api-keys',                        'user:other',      '201 404 404 404 404 404 404 201 401 401'],
   ['DELETE /api/v1/api-keys/{id}',                 'key:itself',      '204 204 204 204 204 204 204 204 401 401'],
   ['DELETE /api/v1/api-keys/{id}',                 'key:own',         '204 204 204 204 204 204 403 204 401 401'],
-  ['DELETE /api/v1/api-keys/{id}',                 'key:member',      '404 204 204 403 204 403 403 404 401 401'],
-  ['DELETE /api/v1/api-keys/{id}',                 'key:paid',        '404 204 204 404 204 404 404 204 401 401'],
-  ['DELETE /api/v1/api-keys/{id}',                 'key:other',       '404 404 404 404 404 404 404 204 401 401'],
+  ['DELETE /api/v1/api-keys/{id}',                 'key:member',      '204 204 204 403 204 403 403 404 401 401'],
+  ['DELETE /api/v1/api-keys/{id}',                 'key:paid',        '204 204 204 404 204 404 404 204 401 401'],
+  ['DELETE /api/v1/api-keys/{id}',                 'key:other',       '204 404 404 404 404 404 404 204 401 401'],
   ['POST /api/v1/api-keys/{id}/rotate',            'key:itself',      '201 201 201 201 201 201 403 201 401 401'],
   ['POST /api/v1/api-keys/{id}/rotate',            'key:own',         '201 201 201 201 201 201 403 201 401 401'],
-  ['POST /api/v1/api-keys/{id}/rotate',            'key:member',      '404 201 201 403 201 403 403 404 401 401'],
-  ['POST /api/v1/api-keys/{id}/rotate',            'key:paid',        '404 404 404 404 404 404 404 201 401 401'],
-  ['POST /api/v1/api-keys/{id}/rotate',            'key:other',       '404 404 404 404 404 404 404 201 401 401'],
+  ['POST /api/v1/api-keys/{id}/rotate',            'key:member',      '201 201 201 403 201 403 403 404 401 401'],
+  ['POST /api/v1/api-keys/{id}/rotate',            'key:paid',        '201 404 404 404 404 404 404 201 401 401'],
+  ['POST /api/v1/api-keys/{id}/rotate',            'key:other',       '201 404 404 404 404 404 404 201 401 401'],
 
   ['POST /api/v1/admin/create-user',               'none',            '403 403 403 403 201 403 403 201 401 401'],
   ['POST /api/v1/provisions',                      'none',            '403 403 403 403 201 403 403 201 401 401'],
@@ -173,7 +175,6 @@ describe('authorization matrix', () => {
   const callers = {} as Record<Caller, Identity>;
   let provisionerA: string;
   let ownerB: string;
-  let ownerAId: string;
   let orgA: string;
   let orgB: string;
 
@@ -218,7 +219,7 @@ describe('authorization matrix', () => {
       case 'user:admin':
         return { id: (await adminCreateUser(t, { email: `adm-${unique()}@a.example`, role: 'admin' })).id, key: caller.key };
       case 'user:owner':
-        return { id: ownerAId, key: caller.key };
+        return { id: (await adminCreateUser(t, { email: `own-${unique()}@a.example`, role: 'owner' })).id, key: caller.key };
       case 'user:other':
         return { id: (await provisionUser(t, ownerB, `ob-${unique()}@elsewhere.example`)).id, key: caller.key };
       case 'key:itself': {
@@ -271,7 +272,6 @@ describe('authorization matrix', () => {
     const ownB = await adminCreateUser(t, { email: 'owner@b.example', is_provisioner: true });
     provisionerA = provA.api_key;
     ownerB = ownB.api_key;
-    ownerAId = ownerA.id;
     orgA = ownerA.organization_id;
     orgB = ownB.organization_id;
     for (const domain of ['localhost', 'a.example', 'b.example']) {

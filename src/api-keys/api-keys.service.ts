@@ -7,6 +7,7 @@ import {
   Decision,
   KeyAction,
   keyListing,
+  userLookupOrganization,
 } from '../common/authorization/access-policy';
 import { paginateByCreation } from '../common/pagination';
 import { queryRows } from '../database/query-rows';
@@ -236,9 +237,10 @@ export class ApiKeysService {
     });
   }
 
-  /** A user of the caller's organization, else 404 (another organization's users are not revealed). */
+  /** A user the caller may look up (its organization's; any for the operator), else 404. */
   private async findUser(manager: EntityManager, principal: Principal, userId: string): Promise<User> {
-    const user = await manager.findOneBy(User, { id: userId, organizationId: principal.organizationId });
+    const organizationId = userLookupOrganization(principal);
+    const user = await manager.findOneBy(User, { id: userId, ...(organizationId === null ? {} : { organizationId }) });
     if (!user) throw ProblemException.notFound(`User ${userId} was not found.`);
     return user;
   }

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ApiKeyCache } from '../api-keys/api-key-cache';
 import { ApiKeysService } from '../api-keys/api-keys.service';
-import { canActOn } from '../common/authorization/access-policy';
+import { canActOn, userLookupOrganization } from '../common/authorization/access-policy';
 import { isPublicMailboxDomain, parseEmailAddress } from '../common/email';
 import { paginateByCreation, PageQueryDto } from '../common/pagination';
 import type { Principal, UserRole, UserStatus } from '../common/principal';
@@ -247,12 +247,15 @@ export class UsersService {
     });
   }
 
-  /** A user of the caller's organization, else 404 (another organization's users are not revealed). */
+  /** A user the caller may look up (its organization's; any for the operator), else 404 (others are not revealed). */
   private async findInOrganization(manager: EntityManager, principal: Principal, id: string, lock = false): Promise<User> {
     const qb = manager
       .getRepository(User)
       .createQueryBuilder('u')
-      .where('u.id = :id AND u.organization_id = :orgId', { id, orgId: principal.organizationId });
+      .where('u.id = :id', { id });
+    // The caller's organization; every organization for the operator (access-policy).
+    const organizationId = userLookupOrganization(principal);
+    if (organizationId !== null) qb.andWhere('u.organization_id = :orgId', { orgId: organizationId });
     if (lock) qb.setLock('pessimistic_write');
     const user = await qb.getOne();
     if (!user) throw ProblemException.notFound(`User ${id} was not found in your organization.`);

@@ -10,6 +10,7 @@ import {
   keyListing,
   KeyTarget,
   rankOf,
+  userLookupOrganization,
 } from './access-policy';
 
 const ORG_A = 'org-a';
@@ -107,9 +108,17 @@ describe('canActOn', () => {
     }
   });
 
-  it("answers not_found for another organization's users, even for an operator", () => {
+  it("answers not_found for another organization's users, except to the operator, who outranks everyone", () => {
     expect(canActOn(owner, target({ organizationId: ORG_B }))).toBe('not_found');
-    expect(canActOn(operator, target({ organizationId: ORG_B, role: 'member' }))).toBe('not_found');
+    expect(canActOn(provisioner, target({ organizationId: ORG_B, provisionedBy: 'p' }))).toBe('not_found');
+    expect(canActOn(operator, target({ organizationId: ORG_B, role: 'owner' }))).toBe('allowed');
+    expect(canActOn({ ...operator, scope: 'restricted' }, target({ organizationId: ORG_B }))).toBe('not_found');
+  });
+
+  it('lets the operator look users up in every organization, everyone else in its own', () => {
+    expect(userLookupOrganization(operator)).toBeNull();
+    expect(userLookupOrganization({ ...operator, scope: 'restricted' })).toBe(ORG_A);
+    expect(userLookupOrganization(owner)).toBe(ORG_A);
   });
 
   it('lets nobody but an operator act on an owner, a provisioner or an operator', () => {

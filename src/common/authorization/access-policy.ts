@@ -14,6 +14,7 @@ import type { KeyScope, Principal, UserRole, UserStatus } from '../principal';
  *   needs a higher rank in the same organization, or the provisioner's right over the users its
  *   organization provisioned. Nobody but an operator acts on an owner, a provisioner or an operator.
  *   Same organization, not allowed: `forbidden` (403); another organization: `not_found` (404).
+ *   The operator (with a full key) outranks everyone in every organization.
  */
 
 export const RANKS = ['member', 'admin', 'owner', 'operator'] as const;
@@ -101,12 +102,22 @@ export function effectiveRights(actor: Pick<Actor, 'role' | 'isProvisioner' | 'i
   };
 }
 
+/**
+ * Which organization's users a caller may look up on the organization routes (`/users/{id}`,
+ * `/api-keys` with `user_id`): its own, or — for an operator — any (null). What it may then do with
+ * them is `canActOn`'s answer.
+ */
+export function userLookupOrganization(actor: Pick<Actor, 'organizationId' | 'role' | 'isProvisioner' | 'isOperator' | 'status' | 'scope'>): string | null {
+  return effectiveRights(actor).operates ? null : actor.organizationId;
+}
+
 /** Whether `actor` may act on the user `target` (deactivate, mint/rotate/revoke its keys, set its limit). */
 export function canActOn(actor: Actor, target: ActingTarget): Decision {
+  const rights = effectiveRights(actor);
+  // The operator outranks everyone, in every organization.
+  if (rights.operates) return 'allowed';
   if (target.organizationId !== actor.organizationId) return 'not_found';
   if (target.id === actor.userId) return 'allowed';
-  const rights = effectiveRights(actor);
-  if (rights.operates) return 'allowed';
   // Owners, provisioners and operators are acted upon by operators only.
   if (target.isOperator || target.isProvisioner || target.role === 'owner') return 'forbidden';
   if (RANK_ORDER[rights.rank] > RANK_ORDER[rankOf(target)]) return 'allowed';
