@@ -63,7 +63,9 @@ describe('attack stories (issue 10)', () => {
     const claim = await post(`/api/v1/claims/${tokenOf(provision)}`, t.adminKey, { email: 'ops@platform.example' });
     expect(claim.status).toBe(200);
     expect((await get('/api/v1/admin/organizations', provision.api_key)).status).toBe(403);
-    expect((await post('/api/v1/admin/users', provision.api_key, { email: 'mole@anywhere.example', is_provisioner: true })).status).toBe(403);
+    expect(
+      (await post('/api/v1/admin/users', provision.api_key, { email: 'mole@anywhere.example', is_provisioner: true })).status,
+    ).toBe(403);
     const grant = await t
       .http()
       .post('/api/v1/admin/credits')
@@ -80,7 +82,9 @@ describe('attack stories (issue 10)', () => {
     const claimantOrg = await organization('claimant');
     const claimant = claimantOrg.owner;
     const provision = await createProvision(t, provisioner.api_key);
-    expect((await post(`/api/v1/claims/${tokenOf(provision)}`, claimant.api_key, { email: 'c@claimant.example' })).status).toBe(200);
+    expect((await post(`/api/v1/claims/${tokenOf(provision)}`, claimant.api_key, { email: 'c@claimant.example' })).status).toBe(
+      200,
+    );
 
     // Through the moved key: no new key at all.
     const minted = await post('/api/v1/api-keys', provision.api_key, { name: 'on their pool' });
@@ -104,7 +108,11 @@ describe('attack stories (issue 10)', () => {
       expect(list.status).toBe(200);
       expect(list.body.data).toEqual(
         expect.arrayContaining([
-          expect.objectContaining({ id: rotated.body.id, user_id: claimant.id, billing_organization_id: payer.owner.organization_id }),
+          expect.objectContaining({
+            id: rotated.body.id,
+            user_id: claimant.id,
+            billing_organization_id: payer.owner.organization_id,
+          }),
         ]),
       );
     }
@@ -154,7 +162,14 @@ describe('attack stories (issue 10)', () => {
     expect((await get('/api/v1/me', member.api_key)).status).toBe(200);
 
     // From the claim on, the role applies.
-    expect((await t.http().post(`/api/v1/claims/${tokenOf(provision)}`).send({ email: 'real@person.example' })).status).toBe(200);
+    expect(
+      (
+        await t
+          .http()
+          .post(`/api/v1/claims/${tokenOf(provision)}`)
+          .send({ email: 'real@person.example' })
+      ).status,
+    ).toBe(200);
     expect((await get('/api/v1/users', placeholder)).status).toBe(200);
   });
 });

@@ -45,9 +45,18 @@ type Caller = (typeof CALLERS)[number];
 
 type Target =
   | 'none'
-  | 'user:self' | 'user:member' | 'user:admin' | 'user:owner' | 'user:other'
-  | 'key:itself' | 'key:own' | 'key:member' | 'key:paid' | 'key:other'
-  | 'provision:same' | 'provision:other'
+  | 'user:self'
+  | 'user:member'
+  | 'user:admin'
+  | 'user:owner'
+  | 'user:other'
+  | 'key:itself'
+  | 'key:own'
+  | 'key:member'
+  | 'key:paid'
+  | 'key:other'
+  | 'provision:same'
+  | 'provision:other'
   | 'token';
 
 type Row = [route: string, target: Target, statuses: string];
@@ -138,13 +147,19 @@ const CALLS: Record<string, (id: string, target: Target) => Call> = {
   'POST /api/v1/api-keys': (id) => ({ path: '/api/v1/api-keys', body: { user_id: id, name: 'matrix' } }),
   'DELETE /api/v1/api-keys/{id}': (id) => ({ path: `/api/v1/api-keys/${id}` }),
   'POST /api/v1/api-keys/{id}/rotate': (id) => ({ path: `/api/v1/api-keys/${id}/rotate` }),
-  'POST /api/v1/admin/create-user': () => ({ path: '/api/v1/admin/create-user', body: { email: `end-${unique()}@users.example` } }),
+  'POST /api/v1/admin/create-user': () => ({
+    path: '/api/v1/admin/create-user',
+    body: { email: `end-${unique()}@users.example` },
+  }),
   'POST /api/v1/provisions': () => ({ path: '/api/v1/provisions', body: {} }),
   'GET /api/v1/provisions': () => ({ path: '/api/v1/provisions' }),
   'GET /api/v1/provisions/{id}': (id) => ({ path: `/api/v1/provisions/${id}` }),
   'DELETE /api/v1/provisions/{id}': (id) => ({ path: `/api/v1/provisions/${id}` }),
   'GET /api/v1/claims/{token}': (token) => ({ path: `/api/v1/claims/${token}` }),
-  'POST /api/v1/claims/{token}': (token) => ({ path: `/api/v1/claims/${token}`, body: { email: `person-${unique()}@mail.example` } }),
+  'POST /api/v1/claims/{token}': (token) => ({
+    path: `/api/v1/claims/${token}`,
+    body: { email: `person-${unique()}@mail.example` },
+  }),
   'GET /claim/{token}': (token) => ({ path: `/claim/${token}` }),
   'GET /api/v1/billing/balance': () => ({ path: '/api/v1/billing/balance' }),
   'POST /api/v1/billing/charges': () => ({ path: '/api/v1/billing/charges', body: { units: 1 }, idempotent: true }),
@@ -153,7 +168,11 @@ const CALLS: Record<string, (id: string, target: Target) => Call> = {
   'POST /api/v1/admin/users': () => ({ path: '/api/v1/admin/users', body: { email: `made-${unique()}@c.example` } }),
   'PATCH /api/v1/admin/users/{id}': (id) => ({ path: `/api/v1/admin/users/${id}`, body: { is_provisioner: false } }),
   'GET /api/v1/admin/organizations': () => ({ path: '/api/v1/admin/organizations' }),
-  'POST /api/v1/admin/credits': () => ({ path: '/api/v1/admin/credits', body: { domain: 'a.example', amount: 1 }, idempotent: true }),
+  'POST /api/v1/admin/credits': () => ({
+    path: '/api/v1/admin/credits',
+    body: { domain: 'a.example', amount: 1 },
+    idempotent: true,
+  }),
   'GET /health': () => ({ path: '/health' }),
 };
 
@@ -229,7 +248,10 @@ describe('authorization matrix', () => {
         return { id: copy.key.id, key: copy.plaintext };
       }
       case 'key:own':
-        return { id: (await issueKey({ userId: caller.userId, billingOrganizationId: caller.organizationId })).key.id, key: caller.key };
+        return {
+          id: (await issueKey({ userId: caller.userId, billingOrganizationId: caller.organizationId })).key.id,
+          key: caller.key,
+        };
       case 'key:member': {
         const member = await provisionedMember();
         return { id: (await issueKey({ userId: member.id, billingOrganizationId: orgA })).key.id, key: caller.key };
@@ -237,7 +259,11 @@ describe('authorization matrix', () => {
       case 'key:paid': {
         const holder = await provisionUser(t, ownerB, `holder-${unique()}@elsewhere.example`);
         const provision = await createProvision(t, provisionerA);
-        const claim = await t.http().post(`/api/v1/claims/${tokenOf(provision)}`).set('X-API-Key', holder.api_key).send({ email: 'h@mail.example' });
+        const claim = await t
+          .http()
+          .post(`/api/v1/claims/${tokenOf(provision)}`)
+          .set('X-API-Key', holder.api_key)
+          .send({ email: 'h@mail.example' });
         if (claim.status !== 200) throw new Error(`claim: ${claim.status}`);
         const moved = await identity(provision.api_key);
         return { id: moved.keyId, key: caller.key };
@@ -280,7 +306,11 @@ describe('authorization matrix', () => {
     }
     const pending = await createProvision(t, provisionerA, { role: 'admin' });
     const restricted = await createProvision(t, ownerB);
-    const claim = await t.http().post(`/api/v1/claims/${tokenOf(restricted)}`).set('X-API-Key', ownerA.api_key).send({ email: 'o@a.example' });
+    const claim = await t
+      .http()
+      .post(`/api/v1/claims/${tokenOf(restricted)}`)
+      .set('X-API-Key', ownerA.api_key)
+      .send({ email: 'o@a.example' });
     if (claim.status !== 200) throw new Error(`claim into owner A: ${claim.status}`);
     const revoked = await t.http().post('/api/v1/api-keys').set('X-API-Key', memberA.api_key).send({ name: 'revoked' });
     const member = await identity(memberA.api_key);

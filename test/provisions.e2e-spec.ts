@@ -78,7 +78,12 @@ describe('claimable provisions and claims', () => {
       const token = tokenOf(p);
       const shown = await preview(token);
       expect(shown.status).toBe(200);
-      expect(shown.body).toEqual({ organization: 'orchestrator.com', role: 'member', expires_at: p.expires_at, status: 'pending' });
+      expect(shown.body).toEqual({
+        organization: 'orchestrator.com',
+        role: 'member',
+        expires_at: p.expires_at,
+        status: 'pending',
+      });
 
       const claimed = await claim(token, { email: 'Alice@Alice-Startup.com' });
       expect(claimed.status).toBe(200);
@@ -94,7 +99,12 @@ describe('claimable provisions and claims', () => {
 
       const after = await me(p.api_key);
       expect(after.status).toBe(200);
-      expect(after.body).toMatchObject({ id: p.user_id, status: 'active', external_email: 'Alice@Alice-Startup.com', expires_at: null });
+      expect(after.body).toMatchObject({
+        id: p.user_id,
+        status: 'active',
+        external_email: 'Alice@Alice-Startup.com',
+        expires_at: null,
+      });
 
       const got = await getProvision(p.id);
       expect(got.status).toBe(200);
@@ -173,26 +183,52 @@ describe('claimable provisions and claims', () => {
       const frank = await adminCreateUser(t, { email: 'frank@frank-co.example' });
       const p = await createProvision(t, guy.api_key);
       const before = await rowCounts(t);
-      const preview = await t.http().get(`/api/v1/claims/${tokenOf(p)}`).set('X-API-Key', frank.api_key);
+      const preview = await t
+        .http()
+        .get(`/api/v1/claims/${tokenOf(p)}`)
+        .set('X-API-Key', frank.api_key);
       expect(preview.status).toBe(200);
       expect(preview.body).toEqual({
         organization: 'orchestrator.com',
         role: 'member',
         expires_at: p.expires_at,
         status: 'pending',
-        transfer: { into_user_id: frank.id, into_email: 'frank@frank-co.example', keys: 1, billing_organization: 'orchestrator.com', scope: 'restricted' },
+        transfer: {
+          into_user_id: frank.id,
+          into_email: 'frank@frank-co.example',
+          keys: 1,
+          billing_organization: 'orchestrator.com',
+          scope: 'restricted',
+        },
       });
       // No transfer part without a key, with the provisioned key itself, or with a restricted key.
       expect((await t.http().get(`/api/v1/claims/${tokenOf(p)}`)).body.transfer).toBeUndefined();
-      expect((await t.http().get(`/api/v1/claims/${tokenOf(p)}`).set('X-API-Key', p.api_key)).body.transfer).toBeUndefined();
+      expect(
+        (
+          await t
+            .http()
+            .get(`/api/v1/claims/${tokenOf(p)}`)
+            .set('X-API-Key', p.api_key)
+        ).body.transfer,
+      ).toBeUndefined();
       expect(await rowCounts(t)).toEqual(before);
       const q = await createProvision(t, guy.api_key);
       expect((await claim(tokenOf(q), { email: 'frank@frank-co.example' }, frank.api_key)).status).toBe(200);
-      const restricted = await t.http().get(`/api/v1/claims/${tokenOf(p)}`).set('X-API-Key', q.api_key);
+      const restricted = await t
+        .http()
+        .get(`/api/v1/claims/${tokenOf(p)}`)
+        .set('X-API-Key', q.api_key);
       expect(restricted.status).toBe(200);
       expect(restricted.body.transfer).toBeUndefined();
       expect((await claim(tokenOf(p), { email: 'frank@frank-co.example' }, q.api_key)).status).toBe(403);
-      expect((await t.http().get(`/api/v1/claims/${tokenOf(p)}`).set('X-API-Key', 'pvk_not-a-key')).status).toBe(401);
+      expect(
+        (
+          await t
+            .http()
+            .get(`/api/v1/claims/${tokenOf(p)}`)
+            .set('X-API-Key', 'pvk_not-a-key')
+        ).status,
+      ).toBe(401);
     });
 
     it('moves the keys to the account of the X-API-Key, still billed to the provisioning organization', async () => {
@@ -306,7 +342,11 @@ describe('claimable provisions and claims', () => {
     ];
     it.each(badCreates)('refuses a provision with %s: 400 problem details, nothing written', async (_name, body) => {
       const before = await rowCounts(t);
-      const res = await t.http().post('/api/v1/provisions').set('X-API-Key', guy.api_key).send(body as object);
+      const res = await t
+        .http()
+        .post('/api/v1/provisions')
+        .set('X-API-Key', guy.api_key)
+        .send(body as object);
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toMatch(PROBLEM);
       expect(res.body).toMatchObject({ status: 400, title: 'Bad Request' });
@@ -316,7 +356,12 @@ describe('claimable provisions and claims', () => {
 
     it('refuses bad ids and queries with 400 problem details', async () => {
       const asGuy = { 'X-API-Key': guy.api_key };
-      for (const path of ['/api/v1/provisions/not-a-uuid', '/api/v1/provisions?status=bogus', '/api/v1/provisions?limit=0', '/api/v1/provisions?cursor=%24%24']) {
+      for (const path of [
+        '/api/v1/provisions/not-a-uuid',
+        '/api/v1/provisions?status=bogus',
+        '/api/v1/provisions?limit=0',
+        '/api/v1/provisions?cursor=%24%24',
+      ]) {
         const res = await t.http().get(path).set(asGuy);
         expect({ path, status: res.status }).toEqual({ path, status: 400 });
         expect(res.headers['content-type']).toMatch(PROBLEM);
@@ -554,7 +599,13 @@ describe('claimable provisions and claims', () => {
   describe('OpenAPI', () => {
     it('documents every provision and claim route with success and problem responses', async () => {
       const doc = (await t.http().get('/docs-json')).body as {
-        paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>; security?: unknown[] }>>;
+        paths: Record<
+          string,
+          Record<
+            string,
+            { responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>; security?: unknown[] }
+          >
+        >;
       };
       const routes: [string, string, boolean][] = [
         ['post', '/api/v1/provisions', true],
@@ -580,8 +631,12 @@ describe('claimable provisions and claims', () => {
         }
         if (secured) expect(op.security).toEqual(expect.arrayContaining([{ api_key: [] }]));
       }
-      expect(Object.keys(doc.paths['/api/v1/provisions/{id}'].delete.responses)).toEqual(expect.arrayContaining(['204', '404', '409']));
-      expect(Object.keys(doc.paths['/api/v1/claims/{token}'].post.responses)).toEqual(expect.arrayContaining(['200', '404', '410']));
+      expect(Object.keys(doc.paths['/api/v1/provisions/{id}'].delete.responses)).toEqual(
+        expect.arrayContaining(['204', '404', '409']),
+      );
+      expect(Object.keys(doc.paths['/api/v1/claims/{token}'].post.responses)).toEqual(
+        expect.arrayContaining(['200', '404', '410']),
+      );
       const page = doc.paths['/claim/{token}']?.get;
       expect(page).toBeDefined();
       expect(Object.keys(page.responses)).toEqual(expect.arrayContaining(['200', '404', '410']));

@@ -13,7 +13,11 @@ describe('ApiKeyVerifier', () => {
     const dataSource = { driver: { master: { query } } } as unknown as DataSource;
     const config = loadConfig({});
     const statements = new PreparedStatements(dataSource);
-    const verifier = new ApiKeyVerifier(statements, new ApiKeyCache(config, dataSource), new ApiKeyUsageRecorder(config, dataSource));
+    const verifier = new ApiKeyVerifier(
+      statements,
+      new ApiKeyCache(config, dataSource),
+      new ApiKeyUsageRecorder(config, dataSource),
+    );
     const key = generateApiKey();
     const changed = key.slice(0, 20) + (key[20] === 'a' ? 'b' : 'a') + key.slice(21);
 
@@ -32,9 +36,22 @@ describe('ApiKeyVerifier', () => {
     const record = (overrides: Partial<KeyRecord['principal']> = {}, revoked = false): KeyRecord => ({
       revoked,
       principal: {
-        keyId: 'k', userId: 'u', email: 'a@b.com', organizationId: 'o', organizationDomain: 'b.com',
-        billingOrganizationId: 'o', scope: 'full', role: 'member', isProvisioner: false, isOperator: false, apiOnly: true,
-        status: 'active', externalEmail: null, provisionedBy: null, expiresAt: null, createdAt: new Date(0),
+        keyId: 'k',
+        userId: 'u',
+        email: 'a@b.com',
+        organizationId: 'o',
+        organizationDomain: 'b.com',
+        billingOrganizationId: 'o',
+        scope: 'full',
+        role: 'member',
+        isProvisioner: false,
+        isOperator: false,
+        apiOnly: true,
+        status: 'active',
+        externalEmail: null,
+        provisionedBy: null,
+        expiresAt: null,
+        createdAt: new Date(0),
         ...overrides,
       },
     });

@@ -94,11 +94,9 @@ export class ApiKeysService {
    */
   async deleteAllForUsers(manager: EntityManager, userIds: string[]): Promise<string[]> {
     if (userIds.length === 0) return [];
-    const rows = await queryRows<{ id: string }>(
-      manager,
-      `DELETE FROM api_keys WHERE user_id = ANY($1::uuid[]) RETURNING id`,
-      [userIds],
-    );
+    const rows = await queryRows<{ id: string }>(manager, `DELETE FROM api_keys WHERE user_id = ANY($1::uuid[]) RETURNING id`, [
+      userIds,
+    ]);
     await this.keyCache.notifyUsersChanged(manager, userIds);
     return rows.map((row) => row.id);
   }
@@ -160,11 +158,7 @@ export class ApiKeysService {
       if (user.status === 'disabled') {
         throw ProblemException.conflict('user-disabled', `User ${user.id} is disabled; it cannot get new keys.`);
       }
-      const issued = await this.issue(
-        manager,
-        { userId: user.id, billingOrganizationId: user.organizationId },
-        dto.name ?? null,
-      );
+      const issued = await this.issue(manager, { userId: user.id, billingOrganizationId: user.organizationId }, dto.name ?? null);
       return { ...toApiKeyDto(issued.key), api_key: issued.plaintext };
     });
   }
@@ -183,11 +177,7 @@ export class ApiKeysService {
   async rotate(principal: Principal, keyId: string): Promise<CreatedApiKeyDto> {
     return this.dataSource.transaction(async (manager) => {
       const key = await this.findKey(manager, principal, keyId, 'rotate');
-      const result = await manager.update(
-        ApiKey,
-        { id: key.id, revokedAt: IsNull() },
-        { revokedAt: () => 'now()' },
-      );
+      const result = await manager.update(ApiKey, { id: key.id, revokedAt: IsNull() }, { revokedAt: () => 'now()' });
       if (!result.affected) {
         throw ProblemException.conflict('key-revoked', `API key ${key.id} is revoked; only a live key can be rotated.`);
       }

@@ -56,7 +56,7 @@ export class ClaimsController {
   @ApiConflictResponse({
     type: ProblemDto,
     description:
-      "The receiving account is not active, is the provisioned account itself, or the provisioned account was deactivated. Nothing changed; the link stays usable.",
+      'The receiving account is not active, is the provisioned account itself, or the provisioned account was deactivated. Nothing changed; the link stays usable.',
   })
   @ApiGoneResponse({
     type: ProblemDto,

@@ -40,7 +40,7 @@ export function ApiKeyAuth(access: Exclude<Access, 'public'> = 'any') {
 const forbiddenText: Record<'org_manager' | 'provisioner' | 'operator', string> = {
   org_manager:
     'The key is valid but belongs to neither an owner/admin of the organization nor a provisioner, or it is a ' +
-    'restricted key or a pending provision\'s key (those act as a plain member); or, acting on a user, you do not ' +
+    "restricted key or a pending provision's key (those act as a plain member); or, acting on a user, you do not " +
     'outrank it.',
   provisioner: 'The key is valid but its user is not a provisioner, or the key is restricted.',
   operator: 'The key is valid but its user is not an operator, or the key is restricted.',

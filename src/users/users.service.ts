@@ -99,13 +99,7 @@ export class UsersService {
   ): Promise<User> {
     const rows = await this.statements.query<UserRow>(
       INSERT_USER_WITH_KEY,
-      [
-        ...userParameters(user),
-        key.billingOrganizationId,
-        key.keyHash,
-        key.prefix,
-        key.name ?? null,
-      ],
+      [...userParameters(user), key.billingOrganizationId, key.keyHash, key.prefix, key.name ?? null],
       manager,
     );
     if (rows.length === 0) throw await this.emailTaken(manager, user.email);
@@ -220,10 +214,14 @@ export class UsersService {
           `User ${id} belongs to a pending provision; claim or cancel the provision instead.`,
         );
       }
-      await manager.update(User, { id }, {
-        ...(dto.is_provisioner !== undefined ? { isProvisioner: dto.is_provisioner } : {}),
-        ...(dto.status !== undefined ? { status: dto.status } : {}),
-      });
+      await manager.update(
+        User,
+        { id },
+        {
+          ...(dto.is_provisioner !== undefined ? { isProvisioner: dto.is_provisioner } : {}),
+          ...(dto.status !== undefined ? { status: dto.status } : {}),
+        },
+      );
       // The flag and the status are part of every cached principal of this user.
       await this.keyCache.notifyUsersChanged(manager, [id]);
       return toUserDto(await manager.findOneByOrFail(User, { id }));
@@ -249,10 +247,7 @@ export class UsersService {
 
   /** A user the caller may look up (its organization's; any for the operator), else 404 (others are not revealed). */
   private async findInOrganization(manager: EntityManager, principal: Principal, id: string, lock = false): Promise<User> {
-    const qb = manager
-      .getRepository(User)
-      .createQueryBuilder('u')
-      .where('u.id = :id', { id });
+    const qb = manager.getRepository(User).createQueryBuilder('u').where('u.id = :id', { id });
     // The caller's organization; every organization for the operator (access-policy).
     const organizationId = userLookupOrganization(principal);
     if (organizationId !== null) qb.andWhere('u.organization_id = :orgId', { orgId: organizationId });

@@ -78,7 +78,11 @@ describe('effectiveRights', () => {
   });
 
   it('makes a pending_claim user a plain member until it is claimed', () => {
-    expect(effectiveRights({ ...admin, status: 'pending_claim' })).toMatchObject({ rank: 'member', manages: false, createsKeys: true });
+    expect(effectiveRights({ ...admin, status: 'pending_claim' })).toMatchObject({
+      rank: 'member',
+      manages: false,
+      createsKeys: true,
+    });
   });
 });
 
@@ -197,7 +201,7 @@ describe('canManageKey', () => {
     expect(canManageKey(restricted, key(target({ organizationId: ORG_B })), 'revoke')).toBe('not_found');
   });
 
-  it("lets the owner of a restricted key rotate it with a full key", () => {
+  it('lets the owner of a restricted key rotate it with a full key', () => {
     const claimant = actor({ userId: 'claimant', organizationId: ORG_B, role: 'admin' });
     expect(canManageKey(claimant, movedKey, 'rotate')).toBe('allowed');
   });
@@ -205,8 +209,18 @@ describe('canManageKey', () => {
 
 describe('keyListing', () => {
   it("lists a manager's own keys and the keys its organization pays for", () => {
-    expect(keyListing(admin, null)).toEqual({ decision: 'allowed', userId: admin.userId, onlyKeyId: null, paidByOrganizationId: ORG_A });
-    expect(keyListing(member, null)).toEqual({ decision: 'allowed', userId: member.userId, onlyKeyId: null, paidByOrganizationId: null });
+    expect(keyListing(admin, null)).toEqual({
+      decision: 'allowed',
+      userId: admin.userId,
+      onlyKeyId: null,
+      paidByOrganizationId: ORG_A,
+    });
+    expect(keyListing(member, null)).toEqual({
+      decision: 'allowed',
+      userId: member.userId,
+      onlyKeyId: null,
+      paidByOrganizationId: null,
+    });
   });
 
   it('lists only the calling key for a restricted key', () => {

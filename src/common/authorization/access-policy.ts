@@ -87,7 +87,9 @@ export function rankOf(user: { role: UserRole; isOperator: boolean; status: User
   return user.role;
 }
 
-export function effectiveRights(actor: Pick<Actor, 'role' | 'isProvisioner' | 'isOperator' | 'status' | 'scope'>): EffectiveRights {
+export function effectiveRights(
+  actor: Pick<Actor, 'role' | 'isProvisioner' | 'isOperator' | 'status' | 'scope'>,
+): EffectiveRights {
   if (actor.scope === 'restricted') return RESTRICTED_RIGHTS;
   if (actor.status === 'pending_claim') return MEMBER_RIGHTS;
   const rank = rankOf(actor);
@@ -107,7 +109,9 @@ export function effectiveRights(actor: Pick<Actor, 'role' | 'isProvisioner' | 'i
  * `/api-keys` with `user_id`): its own, or — for an operator — any (null). What it may then do with
  * them is `canActOn`'s answer.
  */
-export function userLookupOrganization(actor: Pick<Actor, 'organizationId' | 'role' | 'isProvisioner' | 'isOperator' | 'status' | 'scope'>): string | null {
+export function userLookupOrganization(
+  actor: Pick<Actor, 'organizationId' | 'role' | 'isProvisioner' | 'isOperator' | 'status' | 'scope'>,
+): string | null {
   return effectiveRights(actor).operates ? null : actor.organizationId;
 }
 
@@ -185,9 +189,7 @@ export function keyListing(actor: Actor, target: ActingTarget | null): KeyListin
     };
   }
   const decision = canActOn(actor, target);
-  return decision === 'allowed'
-    ? { decision, userId: target.id, onlyKeyId: null, paidByOrganizationId: null }
-    : { decision };
+  return decision === 'allowed' ? { decision, userId: target.id, onlyKeyId: null, paidByOrganizationId: null } : { decision };
 }
 
 /**

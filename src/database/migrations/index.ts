@@ -4,4 +4,9 @@ import { Billing1795435626831 } from './1795435626831-Billing';
 import { ApiKeyScope1795500200000 } from './1795500200000-ApiKeyScope';
 
 /** Every migration, in order. `npm run migration:generate` writes a new file; add it here. */
-export const MIGRATIONS: Function[] = [InitialSchema1795434712884, Provisions1795435625645, Billing1795435626831, ApiKeyScope1795500200000];
+export const MIGRATIONS: Function[] = [
+  InitialSchema1795434712884,
+  Provisions1795435625645,
+  Billing1795435626831,
+  ApiKeyScope1795500200000,
+];
