@@ -8,10 +8,6 @@
  * health/ sits above the features so that a readiness check may ask any of them, and none of them
  * imports it. One exception: database/ lists every entity for the DataSource (database/entities.ts,
  * used by the app and the TypeORM CLI), so it may import `*.entity.ts` files of any module.
- *
- * Tables have one owner: a module's entity classes are imported (other than for their type) only by
- * that module, by other entities (relations) and by database/ — so no other module can reach its
- * tables through TypeORM. Other modules call the owner's service or repository.
  */
 const LAYERS = [
   { name: 'config', modules: ['config'] },
@@ -65,19 +61,6 @@ module.exports = {
       to: { path: '^src/auth/' },
     },
     ...layerRules,
-    {
-      name: 'entity-owned-by-its-module',
-      comment:
-        "a module's entities (its tables) are used only inside it; other modules call its service or repository " +
-        '(allowed: type-only imports, relations between entities, the entity list in database/, tests)',
-      severity: 'error',
-      from: { path: '^src/([^/]+)/', pathNot: ['\\.entity\\.ts$', '\\.spec\\.ts$', '^src/database/'] },
-      to: {
-        path: '^src/([^/]+)/.+\\.entity\\.ts$',
-        pathNot: '^src/$1/',
-        dependencyTypesNot: ['type-only'],
-      },
-    },
     {
       name: 'no-runtime-circular',
       comment:
