@@ -123,7 +123,7 @@ function countBy(values: number[]): Record<number, number> {
     }
 
     const ds = t.app.get(DataSource);
-    const [pool] = await ds.query(`SELECT balance FROM organizations WHERE id = $1`, [org.organizationId]);
+    const [pool] = await ds.query(`SELECT balance FROM credit_pools WHERE organization_id = $1`, [org.organizationId]);
     expect(pool.balance).toBe(0);
     // Every balance from 4,999 down to 0 was reached exactly once: no lost or doubled debit.
     const [ledger] = await ds.query(
@@ -163,7 +163,7 @@ function countBy(values: number[]): Record<number, number> {
       org.organizationId,
     ]);
     expect(rows).toEqual([{ id: created[0].body.id, delta: -3 }]);
-    const [pool] = await ds.query(`SELECT balance FROM organizations WHERE id = $1`, [org.organizationId]);
+    const [pool] = await ds.query(`SELECT balance FROM credit_pools WHERE organization_id = $1`, [org.organizationId]);
     expect(pool.balance).toBe(97);
   });
 
@@ -185,7 +185,7 @@ function countBy(values: number[]): Record<number, number> {
       const spent = answers
         .filter((a) => a.status === 201)
         .reduce((sum, a) => sum + -(a.body.delta as number), 0);
-      const [pool] = await t.app.get(DataSource).query(`SELECT balance FROM organizations WHERE id = $1`, [org.organizationId]);
+      const [pool] = await t.app.get(DataSource).query(`SELECT balance FROM credit_pools WHERE organization_id = $1`, [org.organizationId]);
       expect(pool.balance).toBe(1000 - spent);
       expect(pool.balance).toBeGreaterThanOrEqual(0);
       expect(pool.balance).toBeLessThan(7);

@@ -10,6 +10,7 @@ import {
 import { ApiKeyAuth, CurrentPrincipal, Operator, OrgManager } from '../common/auth.decorators';
 import { Idempotent, IdempotencyContext, IdempotentRequest } from '../common/idempotency';
 import type { Principal } from '../common/principal';
+import { PageQueryDto } from '../common/pagination';
 import { ProblemDto } from '../common/problem';
 import { BillingService } from './billing.service';
 import {
@@ -19,6 +20,7 @@ import {
   LedgerEntryDto,
   LedgerEntryPageDto,
   LedgerQueryDto,
+  OrganizationPageDto,
   UsageDto,
   UsageQueryDto,
 } from './dto/billing.dto';
@@ -112,5 +114,13 @@ export class AdminCreditsController {
     @IdempotencyContext() idempotency: IdempotentRequest,
   ): Promise<LedgerEntryDto> {
     return this.billing.credit(principal, dto, idempotency);
+  }
+
+  /** Organizations with their credit balances. */
+  @Get('organizations')
+  @Operator()
+  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid request.' })
+  organizations(@Query() query: PageQueryDto): Promise<OrganizationPageDto> {
+    return this.billing.listOrganizations(query);
   }
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Param, Patch, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -7,13 +7,11 @@ import {
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
 import { Operator } from '../common/auth.decorators';
-import { PageQueryDto } from '../common/pagination';
 import { ProblemDto } from '../common/problem';
 import {
   AdminCreateUserDto,
   AdminUpdateUserDto,
   CreatedUserDto,
-  OrganizationPageDto,
   UserDto,
   UserIdParamsDto,
 } from './dto/user.dto';
@@ -41,11 +39,5 @@ export class AdminUsersController {
   @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'The provisioner flag on a public mailbox domain.' })
   update(@Param() params: UserIdParamsDto, @Body() dto: AdminUpdateUserDto): Promise<UserDto> {
     return this.users.adminUpdate(params.id, dto);
-  }
-
-  /** Organizations with their credit balances. */
-  @Get('organizations')
-  organizations(@Query() query: PageQueryDto): Promise<OrganizationPageDto> {
-    return this.users.listOrganizations(query);
   }
 }

@@ -4,12 +4,16 @@ import { ApiKeyAuth, CurrentPrincipal, OrgManager } from '../common/auth.decorat
 import type { Principal } from '../common/principal';
 import { ProblemDto } from '../common/problem';
 import { ListUsersQueryDto, MeDto, UserDto, UserIdParamsDto, UserPageDto } from './dto/user.dto';
+import { MeService } from './me.service';
 import { UsersService } from './users.service';
 
 @ApiTags('users')
 @Controller('api/v1')
 export class UsersController {
-  constructor(private readonly users: UsersService) {}
+  constructor(
+    private readonly users: UsersService,
+    private readonly meService: MeService,
+  ) {}
 
   /** The calling key's user and organization. */
   @Get('me')
@@ -18,7 +22,7 @@ export class UsersController {
   // The hottest route: its document is serialized once per cached principal and sent as it is.
   @Header('Content-Type', 'application/json; charset=utf-8')
   me(@CurrentPrincipal() principal: Principal): string {
-    return this.users.meJson(principal);
+    return this.meService.meJson(principal);
   }
 
   /** Users of your organization. */

@@ -11,12 +11,12 @@ import type { Principal } from '../common/principal';
 import { ProblemDto } from '../common/problem';
 import { CreatedUserDto } from '../users/dto/user.dto';
 import { CreateUserDto } from './dto/create-user.dto';
-import { ProvisioningService } from './provisioning.service';
+import { CreateUserService } from './create-user.service';
 
 @ApiTags('provisioning')
 @Controller('api/v1')
-export class ProvisioningController {
-  constructor(private readonly provisioning: ProvisioningService) {}
+export class CreateUserController {
+  constructor(private readonly service: CreateUserService) {}
 
   /**
    * Creates an active, API-only user for an end-user, under your organization's domain, and
@@ -38,6 +38,6 @@ export class ProvisioningController {
     @Headers('x-user-id') userIdHeader: string | undefined,
     @IdempotencyContext() idempotency: IdempotentRequest | undefined,
   ): Promise<CreatedUserDto> {
-    return this.provisioning.provision(principal, dto, userIdHeader, idempotency);
+    return this.service.provision(principal, dto, userIdHeader, idempotency);
   }
 }

@@ -12,13 +12,13 @@ import {
   ProvisionIdParamsDto,
   ProvisionPageDto,
 } from './dto/provision.dto';
-import { ProvisionsService } from './provisions.service';
+import { ClaimableProvisionsService } from './claimable-provisions.service';
 
 @ApiTags('provisions')
 @Provisioner()
 @Controller('api/v1/provisions')
-export class ProvisionsController {
-  constructor(private readonly provisions: ProvisionsService) {}
+export class ClaimableProvisionsController {
+  constructor(private readonly provisions: ClaimableProvisionsService) {}
 
   /**
    * Creates a claimable user in your organization: a `pending_claim` user with an API key that works
