@@ -111,6 +111,15 @@ export class IdempotencyRepository {
     );
   }
 
+  /** Marks a savepoint in the caller's transaction (the work's writes can be undone without the key's). */
+  async savepoint(manager: EntityManager, name: string): Promise<void> {
+    await this.database.query(`SAVEPOINT ${name}`, [], manager);
+  }
+
+  async rollbackToSavepoint(manager: EntityManager, name: string): Promise<void> {
+    await this.database.query(`ROLLBACK TO SAVEPOINT ${name}`, [], manager);
+  }
+
   /** Deletes up to `batchSize` expired keys (`FOR UPDATE SKIP LOCKED`: instances share the work); returns how many. */
   async deleteExpiredBatch(batchSize: number): Promise<number> {
     const [row] = await this.database.query<{ n: number }>(

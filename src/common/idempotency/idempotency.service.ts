@@ -142,7 +142,7 @@ export class IdempotencyService {
    */
   private async execute<T>(manager: EntityManager, guarded: GuardedWork<T>): Promise<Attempt<T>> {
     const { request, work, successStatus, stored, atomicWork } = guarded;
-    if (!atomicWork) await manager.query(`SAVEPOINT ${SAVEPOINT}`);
+    if (!atomicWork) await this.keys.savepoint(manager, SAVEPOINT);
     try {
       const value = await work(manager);
       if (!request.answerStored) {
@@ -151,7 +151,7 @@ export class IdempotencyService {
       return { kind: 'done', value };
     } catch (error) {
       if (!(error instanceof ProblemException) || error.getStatus() >= 500) throw error;
-      if (!atomicWork) await manager.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+      if (!atomicWork) await this.keys.rollbackToSavepoint(manager, SAVEPOINT);
       await this.complete(manager, guarded, error.getStatus(), {
         kind: 'problem',
         code: error.code,
