@@ -168,6 +168,26 @@ describe('billing: shared credit pools, ledger, exactly-once charges', () => {
       expect(fresh.body.balance_after).toBe(4);
     });
 
+    it('an organization never granted has no pool row: balance 0, a charge is 402, a correction 422; the first grant creates the pool', async () => {
+      const org = await createBillingOrg(t, 'no-pool', 0);
+      const ds = t.app.get(DataSource);
+      expect(await ds.query(`SELECT 1 FROM credit_pools WHERE organization_id = $1`, [org.organizationId])).toEqual([]);
+      expect(await balanceOf(t, org.alice.api_key)).toBe(0);
+      const res = await charge(t, org.alice.api_key, { units: 1 });
+      expect(res.status).toBe(402);
+      expect(res.body).toMatchObject({ status: 402, balance: 0, units: 1 });
+      expect(res.body.detail).toBe('The credit pool has 0 credits; this charge needs 1. Nothing was charged.');
+      const correction = await grantCredits(t, org.domain, -1);
+      expect(correction.status).toBe(422);
+      expect(correction.body).toMatchObject({ type: 'https://provisio.dev/problems/balance-would-go-negative', balance: 0 });
+      expect(await ledgerCount(t, org.organizationId)).toBe(0);
+
+      expect((await grantCredits(t, org.domain, 7)).body).toMatchObject({ reason: 'grant', delta: 7, balance_after: 7 });
+      expect(await ds.query(`SELECT balance FROM credit_pools WHERE organization_id = $1`, [org.organizationId])).toEqual([
+        { balance: 7 },
+      ]);
+    });
+
     it('charges the whole pool down to exactly 0, then refuses 1 more', async () => {
       const org = await createBillingOrg(t, 'exact', 3);
       expect((await charge(t, org.bob.api_key, { units: 3 })).body).toMatchObject({ balance_after: 0 });
