@@ -3,7 +3,7 @@ import { DataSource, EntityManager, IsNull } from 'typeorm';
 import { paginateByCreation } from '../common/pagination';
 import { queryRows } from '../database/query-rows';
 import { canManageOrganization, Principal } from '../common/principal';
-import { ProblemException } from '../common/problem';
+import { Problems } from '../common/problem';
 import { User } from '../users/entities/user.entity';
 import { ApiKeyCache } from './api-key-cache';
 import { displayPrefix, generateApiKey, hashApiKey } from './api-key-format';
@@ -116,7 +116,7 @@ export class ApiKeysService {
     return this.dataSource.transaction(async (manager) => {
       const user = await this.ensureUserManageable(manager, principal, dto.user_id ?? principal.userId);
       if (user.status === 'disabled') {
-        throw ProblemException.conflict('user-disabled', `User ${user.id} is disabled; it cannot get new keys.`);
+        throw Problems.userDisabled(user.id);
       }
       // A key minted by the caller for itself spends the same pool as the key it used.
       const billingOrganizationId =
@@ -146,7 +146,7 @@ export class ApiKeysService {
         { revokedAt: () => 'now()' },
       );
       if (!result.affected) {
-        throw ProblemException.conflict('key-revoked', `API key ${key.id} is revoked; only a live key can be rotated.`);
+        throw Problems.keyRevoked(key.id);
       }
       await this.keyCache.notifyUsersChanged(manager, [key.userId]);
       const issued = await this.issue(
@@ -171,16 +171,16 @@ export class ApiKeysService {
       )
       .setLock('pessimistic_write', undefined, ['k'])
       .getOne();
-    if (!key) throw ProblemException.notFound(`API key ${keyId} was not found.`);
+    if (!key) throw Problems.notFound(`API key ${keyId} was not found.`);
     return key;
   }
 
   private async ensureUserManageable(manager: EntityManager, principal: Principal, userId: string): Promise<User> {
     if (userId !== principal.userId && !canManageOrganization(principal)) {
-      throw ProblemException.forbidden("Only an organization's owners, admins and provisioners manage other users' keys.");
+      throw Problems.forbidden("Only an organization's owners, admins and provisioners manage other users' keys.");
     }
     const user = await manager.findOneBy(User, { id: userId, organizationId: principal.organizationId });
-    if (!user) throw ProblemException.notFound(`User ${userId} was not found.`);
+    if (!user) throw Problems.notFound(`User ${userId} was not found.`);
     return user;
   }
 }

@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { IDEMPOTENCY_KEY_TTL_HOURS, IdempotencyService, IdempotentRequest } from '../common/idempotency';
 import { paginateByCreation } from '../common/pagination';
 import type { Principal } from '../common/principal';
-import { ProblemException } from '../common/problem';
+import { InsufficientCredits, ProblemCode, problemStatus, Problems } from '../common/problem';
 import { PreparedStatements, Statement } from '../database/prepared-statements';
 import {
   BalanceDto,
@@ -91,7 +91,9 @@ const CHARGE: Statement = {
  * holder still in flight, or an expired key) makes the final INSERT fail with a unique violation,
  * which undoes the whole statement; the charge then goes the general way (IdempotencyService.run),
  * which replays, refuses or re-claims. The answer built here is what the response and every replay
- * return. $8 is the key's lifetime in hours.
+ * return; for a short pool only the problem's code and extension members (balance, units) are
+ * stored, and Problems.insufficientCredits writes its text (restoreProblem on a replay). $8 is the
+ * key's lifetime in hours.
  */
 const CHARGE_ONCE: Statement = {
   name: 'provisio_charge_once',
@@ -112,14 +114,14 @@ const CHARGE_ONCE: Statement = {
     SELECT charged, body,
            CASE WHEN charged THEN jsonb_build_object('kind', 'body', 'body', body::jsonb)
                 ELSE jsonb_build_object(
-                       'kind', 'problem', 'code', 'insufficient-credits',
-                       'detail', format('The credit pool has %s credits; this charge needs %s. Nothing was charged.', balance, $1::int),
+                       'kind', 'problem', 'code', '${ProblemCode.InsufficientCredits}',
                        'extensions', jsonb_build_object('balance', balance, 'units', $1::int))
            END AS stored
       FROM outcome
   ), claimed AS (
     INSERT INTO idempotency_keys (organization_id, key, request_hash, status, response_status, response_body, expires_at)
-    SELECT $2::uuid, $6::text, $7::bytea, 'completed', CASE WHEN charged THEN 201 ELSE 402 END, stored,
+    SELECT $2::uuid, $6::text, $7::bytea, 'completed',
+           CASE WHEN charged THEN 201 ELSE ${problemStatus(ProblemCode.InsufficientCredits)} END, stored,
            now() + make_interval(hours => $8::int)
       FROM answer
     RETURNING 1
@@ -175,7 +177,7 @@ export class BillingService {
     dto: CreateChargeDto,
     idempotency: IdempotentRequest,
   ): Promise<LedgerEntryDto | null> {
-    let rows: { charged: boolean; body: LedgerEntryDto | null; stored: { detail: string; extensions: Record<string, unknown> } }[];
+    let rows: { charged: boolean; body: LedgerEntryDto | null; stored: { extensions: InsufficientCredits } }[];
     try {
       rows = await this.statements.query(CHARGE_ONCE, [
         dto.units,
@@ -193,7 +195,7 @@ export class BillingService {
     }
     const { charged, body, stored } = rows[0];
     if (charged && body) return body;
-    throw new ProblemException(402, 'insufficient-credits', stored.detail, undefined, stored.extensions);
+    throw Problems.insufficientCredits(stored.extensions);
   }
 
   /** The work of one charge: the one statement, or the 402 of a short pool (which wrote nothing). */
@@ -215,13 +217,7 @@ export class BillingService {
     }
     // Short pool: the statement wrote nothing (hence `atomicWork`: no savepoint needed).
     const balance = await this.currentBalance(manager, organizationId);
-    throw new ProblemException(
-      402,
-      'insufficient-credits',
-      `The credit pool has ${balance} credits; this charge needs ${dto.units}. Nothing was charged.`,
-      undefined,
-      { balance, units: dto.units },
-    );
+    throw Problems.insufficientCredits({ balance, units: dto.units });
   }
 
   /**
@@ -246,24 +242,12 @@ export class BillingService {
       const found: { balance: number }[] = await manager.query(`SELECT balance FROM organizations WHERE domain = $1`, [
         domain,
       ]);
-      if (found.length === 0) throw ProblemException.notFound(`No organization has the domain ${domain}.`);
+      if (found.length === 0) throw Problems.notFound(`No organization has the domain ${domain}.`);
       const balance = found[0].balance;
       if (dto.amount < 0) {
-        throw new ProblemException(
-          422,
-          'balance-would-go-negative',
-          `The pool of ${domain} has ${balance} credits; a correction of ${dto.amount} would take it below 0. Nothing was changed.`,
-          [{ field: 'amount', message: `amount must be at least -${balance} for this pool` }],
-          { balance },
-        );
+        throw Problems.balanceWouldGoNegative({ domain, balance, amount: dto.amount });
       }
-      throw new ProblemException(
-        422,
-        'balance-limit-exceeded',
-        `The pool of ${domain} has ${balance} credits; a grant of ${dto.amount} would exceed the largest balance (${MAX_BALANCE}). Nothing was changed.`,
-        [{ field: 'amount', message: `amount must be at most ${MAX_BALANCE - balance} for this pool` }],
-        { balance },
-      );
+      throw Problems.balanceLimitExceeded({ domain, balance, amount: dto.amount, max: MAX_BALANCE });
     });
   }
 
@@ -293,7 +277,7 @@ export class BillingService {
     const since = parseInstant('since', query.since);
     const until = parseInstant('until', query.until);
     if (since && until && since.getTime() > until.getTime()) {
-      throw ProblemException.validation([{ field: 'until', message: 'until must not be before since' }]);
+      throw Problems.validationFailed([{ field: 'until', message: 'until must not be before since' }]);
     }
     const rows: { user_id: string | null; email: string | null; units: string; charges: number }[] =
       await this.dataSource.query(
@@ -347,10 +331,10 @@ function parseInstant(field: string, value: string | undefined): Date | null {
   if (value === undefined) return null;
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) {
-    throw ProblemException.validation([{ field, message: `${field} must be an ISO 8601 date-time` }]);
+    throw Problems.validationFailed([{ field, message: `${field} must be an ISO 8601 date-time` }]);
   }
   if (date.getTime() < EARLIEST_INSTANT || date.getTime() > LATEST_INSTANT) {
-    throw ProblemException.validation([{ field, message: `${field} must be between the years 1 and 9999 (UTC)` }]);
+    throw Problems.validationFailed([{ field, message: `${field} must be between the years 1 and 9999 (UTC)` }]);
   }
   return date;
 }

@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { ApiKeysService } from '../api-keys/api-keys.service';
 import { parseEmailAddress } from '../common/email';
 import type { Principal } from '../common/principal';
-import { ProblemException } from '../common/problem';
+import { ProblemException, Problems } from '../common/problem';
 import { queryRows } from '../database/query-rows';
 import { hashClaimToken, isWellFormedClaimToken } from '../provisioning/claim-token';
 import { effectiveProvisionStatus, ProvisionRole, ProvisionStatus } from '../provisioning/provision-status';
@@ -20,12 +20,6 @@ interface ProvisionByToken {
   status: ProvisionStatus;
   expires_at: Date;
 }
-
-const goneText: Record<Exclude<ProvisionStatus, 'pending'>, string> = {
-  claimed: 'This claim link has already been used.',
-  expired: 'This claim link has expired.',
-  cancelled: 'This claim link was cancelled by the organization that created it.',
-};
 
 @Injectable()
 export class ClaimsService {
@@ -55,7 +49,7 @@ export class ClaimsService {
   async preview(token: string): Promise<ClaimPreviewDto> {
     const result = await this.lookup(token);
     if (!result.found) throw unknownToken();
-    if (result.preview.status !== 'pending') throw gone(result.preview.status);
+    if (result.preview.status !== 'pending') throw Problems.claimLinkGone(result.preview.status);
     return result.preview;
   }
 
@@ -72,7 +66,7 @@ export class ClaimsService {
   async claim(token: string, dto: ClaimDto, principal: Principal | undefined): Promise<ClaimResultDto> {
     if (!isWellFormedClaimToken(token)) throw unknownToken();
     const parsed = parseEmailAddress(dto.email);
-    if (!parsed.ok) throw ProblemException.validation([{ field: 'email', message: `email ${parsed.reason}` }]);
+    if (!parsed.ok) throw Problems.validationFailed([{ field: 'email', message: `email ${parsed.reason}` }]);
     const claimedEmail = dto.email.trim();
     const now = new Date();
 
@@ -89,15 +83,12 @@ export class ClaimsService {
       if (claimed.length === 0) {
         const row = await this.findByToken(manager, token);
         if (!row) throw unknownToken();
-        throw gone(effectiveProvisionStatus(row.status, row.expires_at, now));
+        throw Problems.claimLinkGone(effectiveProvisionStatus(row.status, row.expires_at, now));
       }
       const provision = claimed[0];
       const placeholder = provision.user_id ? await this.lockUser(manager, provision.user_id) : null;
       if (!placeholder || placeholder.status !== 'pending_claim') {
-        throw ProblemException.conflict(
-          'provision-user-disabled',
-          "This provision's account was deactivated by its organization; it cannot be claimed.",
-        );
+        throw Problems.provisionUserDisabled();
       }
 
       let outcome: ClaimResultDto['outcome'];
@@ -109,14 +100,11 @@ export class ClaimsService {
         holder = placeholder;
       } else {
         if (principal.userId === placeholder.id) {
-          throw ProblemException.conflict(
-            'claim-into-itself',
-            "The X-API-Key is the provisioned account's own key; send no key to claim the account itself.",
-          );
+          throw Problems.claimIntoItself();
         }
         const target = await this.lockUser(manager, principal.userId);
         if (!target || target.status !== 'active') {
-          throw ProblemException.conflict('claimant-not-active', 'Only an active account can receive a claimed provision.');
+          throw Problems.claimantNotActive();
         }
         movedKeys = (await this.apiKeys.moveAllToUser(manager, placeholder.id, target.id)).length;
         await this.users.deletePlaceholderUsers(manager, [placeholder.id]);
@@ -157,10 +145,5 @@ export class ClaimsService {
 }
 
 function unknownToken(): ProblemException {
-  return ProblemException.notFound('This claim link is not known.');
-}
-
-export function gone(status: ProvisionStatus): ProblemException {
-  const text = status === 'pending' ? 'This claim link can no longer be used.' : goneText[status];
-  return ProblemException.gone(`provision-${status}`, text, { provision_status: status });
+  return Problems.notFound('This claim link is not known.');
 }

@@ -5,7 +5,7 @@ import { ApiKeysService } from '../api-keys/api-keys.service';
 import { IdempotencyService, IdempotentRequest, withoutSecrets } from '../common/idempotency';
 import { paginateByCreation } from '../common/pagination';
 import type { Principal } from '../common/principal';
-import { ProblemException } from '../common/problem';
+import { Problems } from '../common/problem';
 import { AppConfig } from '../config/app-config';
 import { queryRows } from '../database/query-rows';
 import { UsersService } from '../users/users.service';
@@ -50,7 +50,7 @@ export class ProvisionsService {
     let externalEmail: string | null = null;
     if (dto.email !== undefined) {
       const mapped = this.mapper.map(dto.email, principal.organizationDomain);
-      if (!mapped.ok) throw ProblemException.validation([{ field: 'email', message: `email ${mapped.reason}` }]);
+      if (!mapped.ok) throw Problems.validationFailed([{ field: 'email', message: `email ${mapped.reason}` }]);
       email = mapped.email;
       externalEmail = mapped.externalEmail;
     }
@@ -129,11 +129,7 @@ export class ProvisionsService {
       if (rows.length === 0) {
         const provision = await this.findInOrganization(manager, principal, id);
         const status = effectiveProvisionStatus(provision.status, provision.expiresAt, now);
-        throw ProblemException.conflict(
-          'provision-not-pending',
-          `Provision ${id} is ${status}; only a pending provision can be cancelled.`,
-          { provision_status: status },
-        );
+        throw Problems.provisionNotPending(id, status);
       }
       const userId = rows[0].user_id;
       if (userId) await this.users.deletePlaceholderUsers(manager, [userId]);
@@ -143,7 +139,7 @@ export class ProvisionsService {
   /** A provision of the caller's organization, else 404 (another organization's are not revealed). */
   private async findInOrganization(manager: EntityManager, principal: Principal, id: string): Promise<Provision> {
     const provision = await manager.findOneBy(Provision, { id, organizationId: principal.organizationId });
-    if (!provision) throw ProblemException.notFound(`Provision ${id} was not found in your organization.`);
+    if (!provision) throw Problems.notFound(`Provision ${id} was not found in your organization.`);
     return provision;
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { PreparedStatements, Statement } from '../../database/prepared-statements';
-import { FieldError, ProblemException } from '../problem';
+import { ProblemException, Problems, restoreProblem, StoredProblem } from '../problem';
 
 /** How long an answered key is kept (and replayed) before it may be reused. */
 export const IDEMPOTENCY_KEY_TTL_HOURS = 24;
@@ -27,12 +27,12 @@ export class IdempotentRequest {
 /** A stored answer: the JSON body of a success, or the parts of a problem to rebuild it. */
 type StoredAnswer =
   | { kind: 'body'; body: unknown }
-  | { kind: 'problem'; code: string; detail: string; errors?: FieldError[]; extensions?: Record<string, unknown> };
+  | ({ kind: 'problem' } & StoredProblem);
 
 type Attempt<T> =
   | { kind: 'done'; value: T }
   | { kind: 'refused'; problem: ProblemException }
-  | { kind: 'replay'; status: number; answer: StoredAnswer };
+  | { kind: 'replay'; answer: StoredAnswer };
 
 interface KeyRow {
   request_hash: Buffer;
@@ -116,13 +116,7 @@ export class IdempotencyService {
       case 'replay':
         request.replayed = true;
         if (outcome.answer.kind === 'body') return outcome.answer.body as T;
-        throw new ProblemException(
-          outcome.status,
-          outcome.answer.code,
-          outcome.answer.detail,
-          outcome.answer.errors,
-          outcome.answer.extensions,
-        );
+        throw restoreProblem(outcome.answer);
     }
   }
 
@@ -154,19 +148,15 @@ export class IdempotencyService {
       if (!row.request_hash.equals(request.fingerprint)) {
         return {
           kind: 'refused',
-          problem: ProblemException.unprocessable(
-            'idempotency-key-reused',
-            'This Idempotency-Key was already used for a different request (another route, caller or body). ' +
-              'Use a new key for a new request.',
-          ),
+          problem: Problems.idempotencyKeyReused(),
         };
       }
       if (row.status !== 'completed' || row.response_status === null || row.response_body === null) {
-        return { kind: 'refused', problem: inProgress() };
+        return { kind: 'refused', problem: Problems.idempotencyKeyInProgress() };
       }
-      return { kind: 'replay', status: row.response_status, answer: row.response_body };
+      return { kind: 'replay', answer: row.response_body };
     }
-    return { kind: 'refused', problem: inProgress() };
+    return { kind: 'refused', problem: Problems.idempotencyKeyInProgress() };
   }
 
   /**
@@ -209,13 +199,6 @@ export class IdempotencyService {
       [scope, request.key, status, JSON.stringify(answer)],
     );
   }
-}
-
-function inProgress(): ProblemException {
-  return ProblemException.conflict(
-    'idempotency-key-in-progress',
-    'A request with this Idempotency-Key is still being processed. Retry later to get its answer.',
-  );
 }
 
 /**
