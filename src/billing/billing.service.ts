@@ -57,8 +57,8 @@ const DEBIT_AND_ENTRY = `WITH debited AS (
  * the pool is short), appends the ledger entry, and stores the answer with the request's
  * Idempotency-Key — all in that same statement. The pool's row lock is held from this statement to
  * COMMIT, and every charge of the pool waits for it, so nothing else runs in between: storing the
- * answer in a statement of its own cost one more round trip under the lock and halved the
- * throughput. The answer (the entry as JSON, created_at in ISO 8601 with milliseconds like
+ * answer in a statement of its own would add a round trip under the lock (bench/README.md, "Design
+ * notes"). The answer (the entry as JSON, created_at in ISO 8601 with milliseconds like
  * Date.toISOString) is built here once and is what the response and every replay return.
  * created_at is the clock time after the row lock was taken, so one pool's entries sort in
  * balance order. $6 (the key) is null without an Idempotency-Key: nothing is stored then.

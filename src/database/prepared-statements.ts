@@ -10,9 +10,8 @@ export interface Statement {
 
 /**
  * Runs the hot statements (key lookup, create-user, charges) as named prepared statements: each
- * connection parses and plans them once, then only binds and executes — on the server that is
- * ~1.6× the throughput of unnamed statements for the create-user transaction (pgbench -M prepared
- * vs -M extended here), and it skips TypeORM's query wrapper on the client.
+ * connection parses and plans them once, then only binds and executes, and the client skips
+ * TypeORM's query wrapper (figures: bench/README.md, "Design notes").
  *
  * On the embedded PGlite every connection shares one backend session, so a name prepared by one
  * connection would collide on another: there, statements run unnamed.
