@@ -157,7 +157,7 @@ export class ProblemException extends HttpException {
 /** A provision's status, as a gone claim link reports it (provisioning's ProvisionStatus). */
 type ProvisionStatusName = 'pending' | 'claimed' | 'expired' | 'cancelled';
 
-const claimLinkGone: Record<ProvisionStatusName, { code: ProblemCode; detail: string }> = {
+const GONE_CLAIM_LINK: Record<ProvisionStatusName, { code: ProblemCode; detail: string }> = {
   pending: { code: ProblemCode.ProvisionPending, detail: 'This claim link can no longer be used.' },
   claimed: { code: ProblemCode.ProvisionClaimed, detail: 'This claim link has already been used.' },
   expired: { code: ProblemCode.ProvisionExpired, detail: 'This claim link has expired.' },
@@ -290,7 +290,7 @@ export const Problems = {
 
   /** 410: a claim link whose provision is `status` (claimed, expired, cancelled). */
   claimLinkGone(status: ProvisionStatusName): ProblemException {
-    const { code, detail } = claimLinkGone[status];
+    const { code, detail } = GONE_CLAIM_LINK[status];
     return new ProblemException(code, detail, { extensions: { provision_status: status } });
   },
 
