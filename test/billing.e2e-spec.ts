@@ -161,6 +161,8 @@ describe('billing: shared credit pools, ledger, exactly-once charges', () => {
       expect(replay.status).toBe(402);
       expect(replay.headers['idempotent-replayed']).toBe('true');
       expect(replay.body).toMatchObject({ status: 402, balance: 10, units: 11 });
+      // Only the code and members are stored; the replay's text is built again, the same text.
+      expect(replay.body).toEqual(res.body);
       expect(await balanceOf(t, org.alice.api_key)).toBe(15);
 
       const fresh = await charge(t, org.alice.api_key, { units: 11 });

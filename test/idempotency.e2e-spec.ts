@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { IdempotencyService, IdempotentRequest, requestFingerprint } from '../src/common/idempotency';
-import { ProblemException } from '../src/common/problem';
+import { ProblemException, Problems } from '../src/common/problem';
 import { startTestApp, TestApp } from './support/app';
 
 /**
@@ -56,16 +56,21 @@ describe('IdempotencyService (common/idempotency)', () => {
     const work = async (manager: EntityManager) => {
       calls++;
       await insertDomain(manager, `${key}.example`);
-      throw ProblemException.conflict('thing-taken', 'Taken.', { thing: 'x' });
+      throw Problems.emailTaken('taken@x.example', { id: 'u-1', email: 'taken@x.example' });
     };
-    await expect(service.run(scope, requestFor(key, {}), work)).rejects.toMatchObject({ code: 'thing-taken', detail: 'Taken.' });
+    const detail = 'A user with email taken@x.example already exists (id u-1).';
+    await expect(service.run(scope, requestFor(key, {}), work)).rejects.toMatchObject({ code: 'email-taken', detail });
     expect(await domainExists(`${key}.example`)).toBe(false);
     expect(await storedKey(key)).toEqual({ status: 'completed', response_status: 409 });
 
     const replay = requestFor(key, {});
     const error = await service.run(scope, replay, work).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProblemException);
-    expect(error).toMatchObject({ code: 'thing-taken', detail: 'Taken.', extensions: { thing: 'x' } });
+    expect(error).toMatchObject({
+      code: 'email-taken',
+      detail,
+      extensions: { existing_user_id: 'u-1', existing_user_email: 'taken@x.example' },
+    });
     expect((error as ProblemException).getStatus()).toBe(409);
     expect(replay.replayed).toBe(true);
     expect(calls).toBe(1);

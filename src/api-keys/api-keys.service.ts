@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { canManageOrganization, Principal } from '../common/principal';
-import { ProblemException } from '../common/problem';
+import { Problems } from '../common/problem';
 import { User } from '../users/entities/user.entity';
 import { ApiKeysRepository } from './api-keys.repository';
 import { ApiKeyDto, ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from './dto/api-key.dto';
@@ -25,7 +25,7 @@ export class ApiKeysService {
     return this.dataSource.transaction(async (manager) => {
       const user = await this.ensureUserManageable(manager, principal, dto.user_id ?? principal.userId);
       if (user.status === 'disabled') {
-        throw ProblemException.conflict('user-disabled', `User ${user.id} is disabled; it cannot get new keys.`);
+        throw Problems.userDisabled(user.id);
       }
       // A key minted by the caller for itself spends the same pool as the key it used.
       const billingOrganizationId =
@@ -47,7 +47,7 @@ export class ApiKeysService {
     return this.dataSource.transaction(async (manager) => {
       const key = await this.findManageableKey(manager, principal, keyId);
       if (!(await this.keys.revoke(manager, key))) {
-        throw ProblemException.conflict('key-revoked', `API key ${key.id} is revoked; only a live key can be rotated.`);
+        throw Problems.keyRevoked(key.id);
       }
       const issued = await this.keys.issue(
         manager,
@@ -65,16 +65,16 @@ export class ApiKeysService {
       keyId,
       canManageOrganization(principal) ? { organizationId: principal.organizationId } : { userId: principal.userId },
     );
-    if (!key) throw ProblemException.notFound(`API key ${keyId} was not found.`);
+    if (!key) throw Problems.notFound(`API key ${keyId} was not found.`);
     return key;
   }
 
   private async ensureUserManageable(manager: EntityManager, principal: Principal, userId: string): Promise<User> {
     if (userId !== principal.userId && !canManageOrganization(principal)) {
-      throw ProblemException.forbidden("Only an organization's owners, admins and provisioners manage other users' keys.");
+      throw Problems.forbidden("Only an organization's owners, admins and provisioners manage other users' keys.");
     }
     const user = await this.keys.findOwner(manager, userId, principal.organizationId);
-    if (!user) throw ProblemException.notFound(`User ${userId} was not found.`);
+    if (!user) throw Problems.notFound(`User ${userId} was not found.`);
     return user;
   }
 }

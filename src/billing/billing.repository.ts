@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import { IdempotencyRepository } from '../common/idempotency/idempotency.repository';
 import { paginateByCreation, PageQueryDto } from '../common/pagination';
+import { InsufficientCredits, ProblemCode, problemStatus } from '../common/problem';
 import { Database, Statement } from '../database/database';
 import { Organization } from '../users/entities/organization.entity';
 import type { LedgerEntryDto } from './dto/billing.dto';
@@ -37,7 +38,7 @@ export interface ChargeInput {
 /** What CHARGE_ONCE answers: the entry, or the short pool's stored 402. */
 export type ChargeOnceResult =
   | { charged: true; body: LedgerEntryDto }
-  | { charged: false; detail: string; extensions: Record<string, unknown> };
+  | { charged: false; shortfall: InsufficientCredits };
 
 /** A grant or correction by domain. */
 export interface CreditInput {
@@ -88,8 +89,8 @@ const DEBIT_AND_ENTRY = `WITH debited AS (
  * the pool is short), appends the ledger entry, and stores the answer with the request's
  * Idempotency-Key — all in that same statement. The pool's row lock is held from this statement to
  * COMMIT, and every charge of the pool waits for it, so nothing else runs in between: storing the
- * answer in a statement of its own cost one more round trip under the lock and halved the
- * throughput. The answer (the entry as JSON, created_at in ISO 8601 with milliseconds like
+ * answer in a statement of its own would add a round trip under the lock (bench/README.md, "Design
+ * notes"). The answer (the entry as JSON, created_at in ISO 8601 with milliseconds like
  * Date.toISOString) is built here once and is what the response and every replay return.
  * created_at is the clock time after the row lock was taken, so one pool's entries sort in
  * balance order. $6 (the key) is null without an Idempotency-Key: nothing is stored then.
@@ -145,8 +146,7 @@ const CHARGE_ONCE: Statement = {
     SELECT charged, body,
            CASE WHEN charged THEN jsonb_build_object('kind', 'body', 'body', body::jsonb)
                 ELSE jsonb_build_object(
-                       'kind', 'problem', 'code', 'insufficient-credits',
-                       'detail', format('The credit pool has %s credits; this charge needs %s. Nothing was charged.', balance, $1::int),
+                       'kind', 'problem', 'code', '${ProblemCode.InsufficientCredits}',
                        'extensions', jsonb_build_object('balance', balance, 'units', $1::int))
            END AS stored
       FROM outcome
@@ -155,7 +155,7 @@ const CHARGE_ONCE: Statement = {
       scope: '$2::uuid',
       key: '$6::text',
       requestHash: '$7::bytea',
-      status: 'CASE WHEN charged THEN 201 ELSE 402 END',
+      status: `CASE WHEN charged THEN 201 ELSE ${problemStatus(ProblemCode.InsufficientCredits)} END`,
       body: 'stored',
       ttlHours: '$8::int',
       from: 'answer',
@@ -209,7 +209,7 @@ export class BillingRepository {
    * the key exists already: nothing was done.
    */
   async chargeOnce(charge: ChargeInput, key: string, fingerprint: Buffer, ttlHours: number): Promise<ChargeOnceResult | null> {
-    let rows: { charged: boolean; body: LedgerEntryDto | null; stored: { detail: string; extensions: Record<string, unknown> } }[];
+    let rows: { charged: boolean; body: LedgerEntryDto | null; stored: { extensions: InsufficientCredits } }[];
     try {
       rows = await this.database.query(CHARGE_ONCE, [
         charge.units,
@@ -227,7 +227,7 @@ export class BillingRepository {
     }
     const { charged, body, stored } = rows[0];
     if (charged && body) return { charged: true, body };
-    return { charged: false, detail: stored.detail, extensions: stored.extensions };
+    return { charged: false, shortfall: stored.extensions };
   }
 
   /**

@@ -3,7 +3,7 @@ import { EntityManager } from 'typeorm';
 import { IDEMPOTENCY_KEY_TTL_HOURS, IdempotencyService, IdempotentRequest } from '../common/idempotency';
 import { PageQueryDto } from '../common/pagination';
 import type { Principal } from '../common/principal';
-import { ProblemException } from '../common/problem';
+import { Problems } from '../common/problem';
 import { BillingRepository, ChargeInput, MAX_BALANCE } from './billing.repository';
 import {
   BalanceDto,
@@ -60,7 +60,7 @@ export class BillingService {
     );
     if (!result) return null;
     if (result.charged) return result.body;
-    throw new ProblemException(402, 'insufficient-credits', result.detail, undefined, result.extensions);
+    throw Problems.insufficientCredits(result.shortfall);
   }
 
   /** The work of one charge: the one statement, or the 402 of a short pool (which wrote nothing). */
@@ -77,13 +77,7 @@ export class BillingService {
     }
     // Short pool: the statement wrote nothing (hence `atomicWork`: no savepoint needed).
     const balance = await this.billing.balanceOf(manager, principal.billingOrganizationId);
-    throw new ProblemException(
-      402,
-      'insufficient-credits',
-      `The credit pool has ${balance} credits; this charge needs ${dto.units}. Nothing was charged.`,
-      undefined,
-      { balance, units: dto.units },
-    );
+    throw Problems.insufficientCredits({ balance, units: dto.units });
   }
 
   /**
@@ -106,24 +100,12 @@ export class BillingService {
       });
       if (entry) return entry;
       const found = await this.billing.organizationBalance(manager, { domain });
-      if (!found) throw ProblemException.notFound(`No organization has the domain ${domain}.`);
+      if (!found) throw Problems.notFound(`No organization has the domain ${domain}.`);
       const balance = found.balance;
       if (dto.amount < 0) {
-        throw new ProblemException(
-          422,
-          'balance-would-go-negative',
-          `The pool of ${domain} has ${balance} credits; a correction of ${dto.amount} would take it below 0. Nothing was changed.`,
-          [{ field: 'amount', message: `amount must be at least -${balance} for this pool` }],
-          { balance },
-        );
+        throw Problems.balanceWouldGoNegative({ domain, balance, amount: dto.amount });
       }
-      throw new ProblemException(
-        422,
-        'balance-limit-exceeded',
-        `The pool of ${domain} has ${balance} credits; a grant of ${dto.amount} would exceed the largest balance (${MAX_BALANCE}). Nothing was changed.`,
-        [{ field: 'amount', message: `amount must be at most ${MAX_BALANCE - balance} for this pool` }],
-        { balance },
-      );
+      throw Problems.balanceLimitExceeded({ domain, balance, amount: dto.amount, max: MAX_BALANCE });
     });
   }
 
@@ -154,7 +136,7 @@ export class BillingService {
     const since = parseInstant('since', query.since);
     const until = parseInstant('until', query.until);
     if (since && until && since.getTime() > until.getTime()) {
-      throw ProblemException.validation([{ field: 'until', message: 'until must not be before since' }]);
+      throw Problems.validationFailed([{ field: 'until', message: 'until must not be before since' }]);
     }
     const rows = await this.billing.usage(principal.organizationId, since, until);
     const data = rows.map((row) => ({
@@ -192,10 +174,10 @@ function parseInstant(field: string, value: string | undefined): Date | null {
   if (value === undefined) return null;
   const date = new Date(value);
   if (Number.isNaN(date.getTime())) {
-    throw ProblemException.validation([{ field, message: `${field} must be an ISO 8601 date-time` }]);
+    throw Problems.validationFailed([{ field, message: `${field} must be an ISO 8601 date-time` }]);
   }
   if (date.getTime() < EARLIEST_INSTANT || date.getTime() > LATEST_INSTANT) {
-    throw ProblemException.validation([{ field, message: `${field} must be between the years 1 and 9999 (UTC)` }]);
+    throw Problems.validationFailed([{ field, message: `${field} must be between the years 1 and 9999 (UTC)` }]);
   }
   return date;
 }

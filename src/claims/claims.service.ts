@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 import { parseEmailAddress } from '../common/email';
 import type { Principal } from '../common/principal';
-import { ProblemException } from '../common/problem';
+import { ProblemException, Problems } from '../common/problem';
 import { hashClaimToken, isWellFormedClaimToken } from '../provisioning/claim-token';
 import { effectiveProvisionStatus, ProvisionStatus } from '../provisioning/provision-status';
 import { ProvisionsRepository } from '../provisioning/provisions.repository';
@@ -48,7 +48,7 @@ export class ClaimsService {
   async preview(token: string): Promise<ClaimPreviewDto> {
     const result = await this.lookup(token);
     if (!result.found) throw unknownToken();
-    if (result.preview.status !== 'pending') throw gone(result.preview.status);
+    if (result.preview.status !== 'pending') throw Problems.claimLinkGone(result.preview.status);
     return result.preview;
   }
 
@@ -65,7 +65,7 @@ export class ClaimsService {
   async claim(token: string, dto: ClaimDto, principal: Principal | undefined): Promise<ClaimResultDto> {
     if (!isWellFormedClaimToken(token)) throw unknownToken();
     const parsed = parseEmailAddress(dto.email);
-    if (!parsed.ok) throw ProblemException.validation([{ field: 'email', message: `email ${parsed.reason}` }]);
+    if (!parsed.ok) throw Problems.validationFailed([{ field: 'email', message: `email ${parsed.reason}` }]);
     const claimedEmail = dto.email.trim();
     const now = new Date();
 
@@ -74,14 +74,11 @@ export class ClaimsService {
       if (!provision) {
         const row = await this.provisions.findByTokenHash(manager, hashClaimToken(token));
         if (!row) throw unknownToken();
-        throw gone(effectiveProvisionStatus(row.status, row.expires_at, now));
+        throw Problems.claimLinkGone(effectiveProvisionStatus(row.status, row.expires_at, now));
       }
       const placeholder = provision.user_id ? await this.users.findForUpdate(manager, provision.user_id) : null;
       if (!placeholder || placeholder.status !== 'pending_claim') {
-        throw ProblemException.conflict(
-          'provision-user-disabled',
-          "This provision's account was deactivated by its organization; it cannot be claimed.",
-        );
+        throw Problems.provisionUserDisabled();
       }
 
       let outcome: ClaimResultDto['outcome'];
@@ -93,14 +90,11 @@ export class ClaimsService {
         holder = placeholder;
       } else {
         if (principal.userId === placeholder.id) {
-          throw ProblemException.conflict(
-            'claim-into-itself',
-            "The X-API-Key is the provisioned account's own key; send no key to claim the account itself.",
-          );
+          throw Problems.claimIntoItself();
         }
         const target = await this.users.findForUpdate(manager, principal.userId);
         if (!target || target.status !== 'active') {
-          throw ProblemException.conflict('claimant-not-active', 'Only an active account can receive a claimed provision.');
+          throw Problems.claimantNotActive();
         }
         movedKeys = (await this.keys.moveAllToUser(manager, placeholder.id, target.id)).length;
         await this.users.deletePlaceholders(manager, [placeholder.id]);
@@ -123,10 +117,5 @@ export class ClaimsService {
 }
 
 function unknownToken(): ProblemException {
-  return ProblemException.notFound('This claim link is not known.');
-}
-
-export function gone(status: ProvisionStatus): ProblemException {
-  const text = status === 'pending' ? 'This claim link can no longer be used.' : goneText[status];
-  return ProblemException.gone(`provision-${status}`, text, { provision_status: status });
+  return Problems.notFound('This claim link is not known.');
 }

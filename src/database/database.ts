@@ -18,9 +18,8 @@ export interface Statement {
  * connections share one backend session, still sees everything through the one pool.
  *
  * A `Statement` runs as a named prepared statement: each connection parses and plans it once, then
- * only binds and executes — on the server that is ~1.6× the throughput of unnamed statements for
- * the create-user statement (pgbench -M prepared vs -M extended here), and it skips TypeORM's query
- * wrapper on the client. On PGlite (detected from `SELECT version()`) a name prepared by one
+ * only binds and executes (faster on the server: bench/README.md, "Design notes"), and it skips
+ * TypeORM's query wrapper on the client. On PGlite (detected from `SELECT version()`) a name prepared by one
  * connection would collide on another, so statements run unnamed there. An expected error (like the
  * unique violation the one-statement charge relies on) is the caller's to handle, not one for
  * TypeORM to log.

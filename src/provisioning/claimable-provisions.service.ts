@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 import { IdempotencyService, IdempotentRequest, withoutSecrets } from '../common/idempotency';
 import type { Principal } from '../common/principal';
-import { ProblemException } from '../common/problem';
+import { Problems } from '../common/problem';
 import { AppConfig } from '../config/app-config';
 import { UsersRepository } from '../users/users.repository';
 import { UsersService } from '../users/users.service';
@@ -52,7 +52,7 @@ export class ClaimableProvisionsService {
     let externalEmail: string | null = null;
     if (dto.email !== undefined) {
       const mapped = this.mapper.map(dto.email, principal.organizationDomain);
-      if (!mapped.ok) throw ProblemException.validation([{ field: 'email', message: `email ${mapped.reason}` }]);
+      if (!mapped.ok) throw Problems.validationFailed([{ field: 'email', message: `email ${mapped.reason}` }]);
       email = mapped.email;
       externalEmail = mapped.externalEmail;
     }
@@ -117,11 +117,7 @@ export class ClaimableProvisionsService {
       if (!cancelled) {
         const provision = await this.findInOrganization(manager, principal, id);
         const status = effectiveProvisionStatus(provision.status, provision.expiresAt, now);
-        throw ProblemException.conflict(
-          'provision-not-pending',
-          `Provision ${id} is ${status}; only a pending provision can be cancelled.`,
-          { provision_status: status },
-        );
+        throw Problems.provisionNotPending(id, status);
       }
       if (cancelled.userId) await this.usersRepository.deletePlaceholders(manager, [cancelled.userId]);
     });
@@ -130,7 +126,7 @@ export class ClaimableProvisionsService {
   /** A provision of the caller's organization, else 404 (another organization's are not revealed). */
   private async findInOrganization(manager: EntityManager, principal: Principal, id: string): Promise<Provision> {
     const provision = await this.provisions.findInOrganization(manager, principal.organizationId, id);
-    if (!provision) throw ProblemException.notFound(`Provision ${id} was not found in your organization.`);
+    if (!provision) throw Problems.notFound(`Provision ${id} was not found in your organization.`);
     return provision;
   }
 }

@@ -1,14 +1,9 @@
 import { Body, Controller, Headers, Post } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiHeader,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../common/api-problems.decorator';
 import { CurrentPrincipal, Provisioner } from '../common/auth.decorators';
 import { Idempotent, IdempotencyContext, IdempotentRequest } from '../common/idempotency';
 import type { Principal } from '../common/principal';
-import { ProblemDto } from '../common/problem';
 import { CreatedUserDto } from '../users/dto/user.dto';
 import { CreateUserDto } from './dto/create-user.dto';
 import { CreateUserService } from './create-user.service';
@@ -30,8 +25,7 @@ export class CreateUserController {
     required: false,
     description: "If sent, must equal the calling key's user email (case-insensitive), else 403.",
   })
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid email or body.' })
-  @ApiConflictResponse({ type: ProblemDto, description: 'The mapped address exists; `existing_user_id` names that user.' })
+  @ApiProblems({ 400: 'Invalid email or body.', 409: 'The mapped address exists; `existing_user_id` names that user.' })
   createUser(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateUserDto,

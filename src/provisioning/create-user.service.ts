@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { IdempotencyService, IdempotentRequest, withoutSecrets } from '../common/idempotency';
 import type { Principal } from '../common/principal';
-import { ProblemException } from '../common/problem';
+import { Problems } from '../common/problem';
 import { CreatedUserDto } from '../users/dto/user.dto';
 import { toUserDto, UsersService } from '../users/users.service';
 import { CreateUserDto } from './dto/create-user.dto';
@@ -31,11 +31,11 @@ export class CreateUserService {
     idempotency: IdempotentRequest | undefined,
   ): Promise<CreatedUserDto> {
     if (userIdHeader !== undefined && userIdHeader.trim().toLowerCase() !== principal.email.toLowerCase()) {
-      throw ProblemException.forbidden("The X-User-ID header does not match the calling key's user.");
+      throw Problems.forbidden("The X-User-ID header does not match the calling key's user.");
     }
     const mapped = this.mapper.map(dto.email, principal.organizationDomain);
     if (!mapped.ok) {
-      throw ProblemException.validation([{ field: 'email', message: `email ${mapped.reason}` }]);
+      throw Problems.validationFailed([{ field: 'email', message: `email ${mapped.reason}` }]);
     }
     const insert = (manager: EntityManager): Promise<CreatedUserDto> =>
       this.users

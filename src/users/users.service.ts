@@ -3,7 +3,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 import { isPublicMailboxDomain, parseEmailAddress } from '../common/email';
 import type { Principal } from '../common/principal';
-import { ProblemException } from '../common/problem';
+import { ProblemException, Problems } from '../common/problem';
 import { AdminCreateUserDto, AdminUpdateUserDto, CreatedUserDto, ListUsersQueryDto, UserDto, UserPageDto } from './dto/user.dto';
 import { User } from './entities/user.entity';
 import { OrganizationsRepository } from './organizations.repository';
@@ -57,12 +57,12 @@ export class UsersService {
   /** Deactivates a user: status `disabled` and every key revoked, in one transaction. */
   async deactivate(principal: Principal, id: string): Promise<void> {
     if (id === principal.userId) {
-      throw ProblemException.conflict('cannot-deactivate-self', 'You cannot deactivate your own user.');
+      throw Problems.cannotDeactivateSelf();
     }
     await this.dataSource.transaction(async (manager) => {
       const user = await this.findInOrganization(manager, principal, id, true);
       if (user.isOperator && !principal.isOperator) {
-        throw ProblemException.forbidden('Only an operator can deactivate an operator.');
+        throw Problems.forbidden('Only an operator can deactivate an operator.');
       }
       await this.users.update(manager, user.id, { status: 'disabled' });
       await this.keys.revokeAllForUser(manager, user.id);
@@ -72,7 +72,7 @@ export class UsersService {
   /** Operator: create a user of any domain, with its first key. */
   async adminCreate(dto: AdminCreateUserDto): Promise<CreatedUserDto> {
     const parsed = parseEmailAddress(dto.email);
-    if (!parsed.ok) throw ProblemException.validation([{ field: 'email', message: `email ${parsed.reason}` }]);
+    if (!parsed.ok) throw Problems.validationFailed([{ field: 'email', message: `email ${parsed.reason}` }]);
     const { local, domain } = parsed.address;
     if (dto.is_provisioner && isPublicMailboxDomain(domain)) throw publicDomainProvisioner(domain);
     return this.dataSource.transaction(async (manager) => {
@@ -91,20 +91,17 @@ export class UsersService {
   /** Operator: set the provisioner flag or the status. */
   async adminUpdate(id: string, dto: AdminUpdateUserDto): Promise<UserDto> {
     if (dto.is_provisioner === undefined && dto.status === undefined) {
-      throw ProblemException.validation([{ field: 'body', message: 'set at least one of is_provisioner, status' }]);
+      throw Problems.validationFailed([{ field: 'body', message: 'set at least one of is_provisioner, status' }]);
     }
     return this.dataSource.transaction(async (manager) => {
       const user = await this.users.findForUpdate(manager, id);
-      if (!user) throw ProblemException.notFound(`User ${id} was not found.`);
+      if (!user) throw Problems.notFound(`User ${id} was not found.`);
       if (dto.is_provisioner) {
         const domain = user.email.slice(user.email.lastIndexOf('@') + 1);
         if (isPublicMailboxDomain(domain)) throw publicDomainProvisioner(domain);
       }
       if (dto.status !== undefined && user.status === 'pending_claim') {
-        throw ProblemException.conflict(
-          'user-pending-claim',
-          `User ${id} belongs to a pending provision; claim or cancel the provision instead.`,
-        );
+        throw Problems.userPendingClaim(id);
       }
       await this.users.update(manager, id, {
         ...(dto.is_provisioner !== undefined ? { isProvisioner: dto.is_provisioner } : {}),
@@ -119,26 +116,19 @@ export class UsersService {
   private async emailTaken(manager: EntityManager, email: string): Promise<ProblemException> {
     const existing = await this.users.findByEmail(manager, email);
     if (!existing) throw new Error(`insert of ${email} found a conflict but no user`);
-    return ProblemException.conflict('email-taken', `A user with email ${email} already exists (id ${existing.id}).`, {
-      existing_user_id: existing.id,
-      existing_user_email: existing.email,
-    });
+    return Problems.emailTaken(email, existing);
   }
 
   /** A user of the caller's organization, else 404 (another organization's users are not revealed). */
   private async findInOrganization(manager: EntityManager, principal: Principal, id: string, lock = false): Promise<User> {
     const user = await this.users.findInOrganization(manager, principal.organizationId, id, lock);
-    if (!user) throw ProblemException.notFound(`User ${id} was not found in your organization.`);
+    if (!user) throw Problems.notFound(`User ${id} was not found in your organization.`);
     return user;
   }
 }
 
 function publicDomainProvisioner(domain: string): ProblemException {
-  return ProblemException.unprocessable(
-    'public-mailbox-domain',
-    `${domain} is a public mailbox domain: a provisioner there would mint addresses on a domain nobody in the organization owns.`,
-    [{ field: 'is_provisioner', message: `cannot be set for a user of ${domain}` }],
-  );
+  return Problems.publicMailboxDomain(domain);
 }
 
 export function toUserDto(user: User): UserDto {

@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { Database, Statement } from '../../database/database';
-import type { FieldError } from '../problem';
+import type { StoredProblem } from '../problem';
 
 /** A stored answer: the JSON body of a success, or the parts of a problem to rebuild it. */
 export type StoredAnswer =
   | { kind: 'body'; body: unknown }
-  | { kind: 'problem'; code: string; detail: string; errors?: FieldError[]; extensions?: Record<string, unknown> };
+  | ({ kind: 'problem' } & StoredProblem);
 
 /** An idempotency_keys row as the service reads it. */
 export interface IdempotencyKeyRow {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { ProblemException } from '../problem';
+import { ProblemException, Problems, restoreProblem } from '../problem';
 import { IdempotencyRepository, StoredAnswer } from './idempotency.repository';
 
 /** How long an answered key is kept (and replayed) before it may be reused. */
@@ -27,7 +27,7 @@ export class IdempotentRequest {
 type Attempt<T> =
   | { kind: 'done'; value: T }
   | { kind: 'refused'; problem: ProblemException }
-  | { kind: 'replay'; status: number; answer: StoredAnswer };
+  | { kind: 'replay'; answer: StoredAnswer };
 
 /** One call of `run` with a key: what attempt/execute/complete need, resolved once. */
 interface GuardedWork<T> {
@@ -94,13 +94,7 @@ export class IdempotencyService {
       case 'replay':
         request.replayed = true;
         if (outcome.answer.kind === 'body') return outcome.answer.body as T;
-        throw new ProblemException(
-          outcome.status,
-          outcome.answer.code,
-          outcome.answer.detail,
-          outcome.answer.errors,
-          outcome.answer.extensions,
-        );
+        throw restoreProblem(outcome.answer);
     }
   }
 
@@ -120,19 +114,15 @@ export class IdempotencyService {
       if (!row.request_hash.equals(request.fingerprint)) {
         return {
           kind: 'refused',
-          problem: ProblemException.unprocessable(
-            'idempotency-key-reused',
-            'This Idempotency-Key was already used for a different request (another route, caller or body). ' +
-              'Use a new key for a new request.',
-          ),
+          problem: Problems.idempotencyKeyReused(),
         };
       }
       if (row.status !== 'completed' || row.response_status === null || row.response_body === null) {
-        return { kind: 'refused', problem: inProgress() };
+        return { kind: 'refused', problem: Problems.idempotencyKeyInProgress() };
       }
-      return { kind: 'replay', status: row.response_status, answer: row.response_body };
+      return { kind: 'replay', answer: row.response_body };
     }
-    return { kind: 'refused', problem: inProgress() };
+    return { kind: 'refused', problem: Problems.idempotencyKeyInProgress() };
   }
 
   /**
@@ -171,13 +161,6 @@ export class IdempotencyService {
   ): Promise<void> {
     await this.keys.complete(manager, scope, request.key, status, answer);
   }
-}
-
-function inProgress(): ProblemException {
-  return ProblemException.conflict(
-    'idempotency-key-in-progress',
-    'A request with this Idempotency-Key is still being processed. Retry later to get its answer.',
-  );
 }
 
 /**
