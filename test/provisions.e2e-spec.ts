@@ -2,13 +2,13 @@ import { DataSource } from 'typeorm';
 import { generateApiKey } from '../src/api-keys/api-key-format';
 import { generateClaimToken } from '../src/provisioning/claim-token';
 import { ExpiryJob } from '../src/provisioning/expiry.job';
-import { adminCreateUser, CreatedUser, provisionUser, rowCounts, startTestApp, TestApp } from './support/app';
+import { adminCreateUser, CreatedUser, me, provisionUser, rowCounts, startTestApp, TestApp } from './support/app';
 import { createProvision, tokenOf } from './support/provisions';
+import { sleep, waitFor } from './support/wait';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PROBLEM = /^application\/problem\+json/;
 const BASE_URL = 'https://claims.provisio.test';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('claimable provisions and claims', () => {
   let t: TestApp;
@@ -27,7 +27,6 @@ describe('claimable provisions and claims', () => {
   });
   afterAll(async () => t?.close());
 
-  const me = (key: string) => t.http().get('/api/v1/me').set('X-API-Key', key);
   const getProvision = (id: string, key = guy.api_key) => t.http().get(`/api/v1/provisions/${id}`).set('X-API-Key', key);
   const preview = (token: string) => t.http().get(`/api/v1/claims/${token}`);
   const claim = (token: string, body: object, key?: string) => {
@@ -62,7 +61,7 @@ describe('claimable provisions and claims', () => {
       expect(ttlMs).toBeLessThanOrEqual(604_800_000 + 10_000);
 
       // The key works at once, as a pending_claim, API-only user that expires with the provision.
-      const whoAmI = await me(p.api_key);
+      const whoAmI = await me(t, p.api_key);
       expect(whoAmI.status).toBe(200);
       expect(whoAmI.body).toMatchObject({
         id: p.user_id,
@@ -92,7 +91,7 @@ describe('claimable provisions and claims', () => {
         moved_keys: 0,
       });
 
-      const after = await me(p.api_key);
+      const after = await me(t, p.api_key);
       expect(after.status).toBe(200);
       expect(after.body).toMatchObject({ id: p.user_id, status: 'active', external_email: 'Alice@Alice-Startup.com', expires_at: null });
 
@@ -109,13 +108,13 @@ describe('claimable provisions and claims', () => {
       expect(previewAgain.status).toBe(410);
       expect(previewAgain.body).toMatchObject({ status: 410, provision_status: 'claimed' });
       // The second attempt changed nothing.
-      expect((await me(p.api_key)).body.external_email).toBe('Alice@Alice-Startup.com');
+      expect((await me(t, p.api_key)).body.external_email).toBe('Alice@Alice-Startup.com');
     });
 
     it('maps a given email onto the organization domain and keeps role and skip_onboarding', async () => {
       const p = await createProvision(t, guy.api_key, { email: 'Bob+x@Bob-Startup.io', role: 'admin', skip_onboarding: false });
       expect(p).toMatchObject({ email: 'bob+x@orchestrator.com', role: 'admin', skip_onboarding: false, status: 'pending' });
-      const whoAmI = await me(p.api_key);
+      const whoAmI = await me(t, p.api_key);
       expect(whoAmI.body).toMatchObject({ role: 'admin', external_email: 'Bob+x@Bob-Startup.io', status: 'pending_claim' });
       expect((await preview(tokenOf(p))).body.role).toBe('admin');
     });
@@ -133,12 +132,12 @@ describe('claimable provisions and claims', () => {
   describe('cancel', () => {
     it('deletes the user and keys at once: key 401, preview 410, provision cancelled; a second cancel is 409', async () => {
       const p = await createProvision(t, guy.api_key);
-      expect((await me(p.api_key)).status).toBe(200);
+      expect((await me(t, p.api_key)).status).toBe(200);
 
       const del = await t.http().delete(`/api/v1/provisions/${p.id}`).set('X-API-Key', guy.api_key);
       expect(del.status).toBe(204);
 
-      expect((await me(p.api_key)).status).toBe(401);
+      expect((await me(t, p.api_key)).status).toBe(401);
       const shown = await preview(tokenOf(p));
       expect(shown.status).toBe(410);
       expect(shown.body).toMatchObject({ status: 410, provision_status: 'cancelled' });
@@ -164,7 +163,7 @@ describe('claimable provisions and claims', () => {
       const del = await t.http().delete(`/api/v1/provisions/${p.id}`).set('X-API-Key', guy.api_key);
       expect(del.status).toBe(409);
       expect(del.body.provision_status).toBe('claimed');
-      expect((await me(p.api_key)).status).toBe(200);
+      expect((await me(t, p.api_key)).status).toBe(200);
     });
   });
 
@@ -184,7 +183,7 @@ describe('claimable provisions and claims', () => {
         moved_keys: 1,
       });
 
-      const whoAmI = await me(p.api_key);
+      const whoAmI = await me(t, p.api_key);
       expect(whoAmI.status).toBe(200);
       expect(whoAmI.body).toMatchObject({
         id: carol.id,
@@ -194,7 +193,7 @@ describe('claimable provisions and claims', () => {
       });
       expect(carol.organization_id).not.toBe(guy.organization_id);
       // Carol's own key is untouched and spends her own pool.
-      expect((await me(carol.api_key)).body).toMatchObject({ id: carol.id, billing_organization_id: carol.organization_id });
+      expect((await me(t, carol.api_key)).body).toMatchObject({ id: carol.id, billing_organization_id: carol.organization_id });
 
       expect(await userExists(p.user_id)).toBe(false);
       expect(await keysOf(carol.id)).toBe(2);
@@ -216,7 +215,7 @@ describe('claimable provisions and claims', () => {
 
       expect(await rowCounts(t)).toEqual(before);
       expect(await storedStatus(p.id)).toBe('pending');
-      expect((await me(p.api_key)).body.status).toBe('pending_claim');
+      expect((await me(t, p.api_key)).body.status).toBe('pending_claim');
       expect((await preview(tokenOf(p))).status).toBe(200);
     });
 
@@ -312,7 +311,7 @@ describe('claimable provisions and claims', () => {
       }
       expect(await rowCounts(t)).toEqual(before);
       expect(await storedStatus(p.id)).toBe('pending');
-      expect((await me(p.api_key)).body.status).toBe('pending_claim');
+      expect((await me(t, p.api_key)).body.status).toBe('pending_claim');
     });
 
     it('answers 404 problem details for unknown and malformed tokens', async () => {
@@ -363,7 +362,7 @@ describe('claimable provisions and claims', () => {
         const winnerEmail = emails[results.findIndex((r) => r.status === 200)];
         const loser = results.find((r) => r.status === 410)!;
         expect(loser.body).toMatchObject({ status: 410, provision_status: 'claimed' });
-        expect((await me(p.api_key)).body).toMatchObject({ status: 'active', external_email: winnerEmail });
+        expect((await me(t, p.api_key)).body).toMatchObject({ status: 'active', external_email: winnerEmail });
         const stored = await ds.query(`SELECT status, claimed_email FROM provisions WHERE id = $1`, [p.id]);
         expect(stored[0]).toEqual({ status: 'claimed', claimed_email: winnerEmail });
       }
@@ -377,7 +376,7 @@ describe('claimable provisions and claims', () => {
         claim(tokenOf(p), { email: 'dave@dave-co.com' }, dave.api_key),
       ]);
       expect(results.map((r) => r.status).sort()).toEqual([200, 410]);
-      const whoAmI = await me(p.api_key);
+      const whoAmI = await me(t, p.api_key);
       expect(whoAmI.status).toBe(200);
       const winner = results.find((r) => r.status === 200)!;
       expect(whoAmI.body.id).toBe(winner.body.user_id);
@@ -391,7 +390,7 @@ describe('claimable provisions and claims', () => {
       await ds.query(`UPDATE provisions SET expires_at = now() - interval '1 second' WHERE id = $1`, [p.id]);
       await ds.query(`UPDATE users SET expires_at = now() - interval '1 second' WHERE id = $1`, [p.user_id]);
 
-      expect((await me(p.api_key)).status).toBe(401);
+      expect((await me(t, p.api_key)).status).toBe(401);
       expect((await getProvision(p.id)).body.status).toBe('expired');
       const expiredList = await t.http().get('/api/v1/provisions?status=expired&limit=200').set('X-API-Key', guy.api_key);
       expect(expiredList.body.data.map((x: { id: string }) => x.id)).toContain(p.id);
@@ -426,18 +425,19 @@ describe('claimable provisions and claims', () => {
       const p = res.body;
       const expiresAt = new Date(p.expires_at).getTime();
       expect(expiresAt - Date.now()).toBeLessThanOrEqual(2000);
-      expect((await fast.http().get('/api/v1/me').set('X-API-Key', p.api_key)).status).toBe(200);
+      expect((await me(fast, p.api_key)).status).toBe(200);
 
       await sleep(Math.max(0, expiresAt - Date.now()) + 20);
-      expect((await fast.http().get('/api/v1/me').set('X-API-Key', p.api_key)).status).toBe(401);
+      expect((await me(fast, p.api_key)).status).toBe(401);
       const got = await fast.http().get(`/api/v1/provisions/${p.id}`).set('X-API-Key', guy.api_key);
       expect(got.body.status).toBe('expired');
       expect((await fast.http().get(`/api/v1/claims/${tokenOf(p)}`)).status).toBe(410);
 
       // The 1 s sweep rewrites the row and deletes the placeholder user and its keys.
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline && (await storedStatus(p.id)) !== 'expired') await sleep(100);
-      expect(await storedStatus(p.id)).toBe('expired');
+      await waitFor('the 1 s sweep to mark the provision expired', async () => (await storedStatus(p.id)) === 'expired', {
+        timeoutMs: 5000,
+        everyMs: 100,
+      });
       expect(await userExists(p.user_id)).toBe(false);
       expect(await keysOf(p.user_id)).toBe(0);
       const swept = await fast.http().get(`/api/v1/provisions/${p.id}`).set('X-API-Key', guy.api_key);
@@ -462,7 +462,7 @@ describe('claimable provisions and claims', () => {
       for (const p of made) {
         expect(await storedStatus(p.id)).toBe('expired');
         expect(await userExists(p.user_id)).toBe(false);
-        expect((await me(p.api_key)).status).toBe(401);
+        expect((await me(t, p.api_key)).status).toBe(401);
       }
       // Nothing left: the next sweep expires nothing.
       expect(await job.sweep()).toBe(0);
