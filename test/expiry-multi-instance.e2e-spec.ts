@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { ExpiryJob } from '../src/provisioning/expiry.job';
-import { adminCreateUser, startTestApp, TestApp } from './support/app';
+import { adminCreateUser, me, startTestApp, TestApp } from './support/app';
 import { describeOnRealServer } from './support/conditions';
 import { createTestDatabase, TestDatabase } from './support/database';
 import { waitFor } from './support/wait';
@@ -87,6 +87,6 @@ describeOnRealServer('expiry job with two instances on one database', ONE_SESSIO
     );
     expect(left).toEqual({ users: 0, keys: 0 });
     // The provisioner and its key were not touched.
-    expect((await b.http().get('/api/v1/me').set('X-API-Key', provisioner.api_key)).status).toBe(200);
+    expect((await me(b, provisioner.api_key)).status).toBe(200);
   });
 });

@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { generateApiKey } from '../src/api-keys/api-key-format';
 import { generateClaimToken } from '../src/provisioning/claim-token';
 import { ExpiryJob } from '../src/provisioning/expiry.job';
-import { adminCreateUser, CreatedUser, me, provisionUser, rowCounts, startTestApp, TestApp } from './support/app';
+import { adminCreateUser, CreatedUser, me, provisionUser, rowCounts, startTestApp, tablesContaining, TestApp } from './support/app';
 import { createProvision, tokenOf } from './support/provisions';
 import { sleep, waitFor } from './support/wait';
 
@@ -264,67 +264,6 @@ describe('claimable provisions and claims', () => {
     });
   });
 
-  describe('bad input', () => {
-    const badCreates: [string, unknown][] = [
-      ['an unknown role', { role: 'owner' }],
-      ['a role of the wrong type', { role: 1 }],
-      ['skip_onboarding as a string', { skip_onboarding: 'yes' }],
-      ['an invalid email', { email: 'not-an-email' }],
-      ['a non-ASCII local part', { email: 'jürgen@example.de' }],
-      ['a 65-character local part', { email: `${'a'.repeat(65)}@example.com` }],
-      ['an email of the wrong type', { email: 42 }],
-      ['an unknown field', { status: 'claimed' }],
-      ['an array body', [{}]],
-    ];
-    it.each(badCreates)('refuses a provision with %s: 400 problem details, nothing written', async (_name, body) => {
-      const before = await rowCounts(t);
-      const res = await t.http().post('/api/v1/provisions').set('X-API-Key', guy.api_key).send(body as object);
-      expect(res.status).toBe(400);
-      expect(res.headers['content-type']).toMatch(PROBLEM);
-      expect(res.body).toMatchObject({ status: 400, title: 'Bad Request' });
-      expect(res.body.errors[0]).toEqual({ field: expect.any(String), message: expect.any(String) });
-      expect(await rowCounts(t)).toEqual(before);
-    });
-
-    it('refuses bad ids and queries with 400 problem details', async () => {
-      const asGuy = { 'X-API-Key': guy.api_key };
-      for (const path of ['/api/v1/provisions/not-a-uuid', '/api/v1/provisions?status=bogus', '/api/v1/provisions?limit=0', '/api/v1/provisions?cursor=%24%24']) {
-        const res = await t.http().get(path).set(asGuy);
-        expect({ path, status: res.status }).toEqual({ path, status: 400 });
-        expect(res.headers['content-type']).toMatch(PROBLEM);
-      }
-      const del = await t.http().delete('/api/v1/provisions/not-a-uuid').set(asGuy);
-      expect(del.status).toBe(400);
-      const missing = await t.http().get('/api/v1/provisions/00000000-0000-4000-8000-000000000000').set(asGuy);
-      expect(missing.status).toBe(404);
-      expect(missing.headers['content-type']).toMatch(PROBLEM);
-    });
-
-    it('refuses a claim with a bad email or body with 400 and leaves the provision pending', async () => {
-      const p = await createProvision(t, guy.api_key);
-      const before = await rowCounts(t);
-      for (const body of [{ email: 'not-an-email' }, {}, { email: 7 }, { email: 'a@b.com', extra: true }]) {
-        const res = await claim(tokenOf(p), body);
-        expect({ body, status: res.status }).toEqual({ body, status: 400 });
-        expect(res.headers['content-type']).toMatch(PROBLEM);
-        expect(res.body.errors[0]).toEqual({ field: expect.any(String), message: expect.any(String) });
-      }
-      expect(await rowCounts(t)).toEqual(before);
-      expect(await storedStatus(p.id)).toBe('pending');
-      expect((await me(t, p.api_key)).body.status).toBe('pending_claim');
-    });
-
-    it('answers 404 problem details for unknown and malformed tokens', async () => {
-      for (const token of [generateClaimToken(), 'pvc_short', 'nonsense', 'pvk_' + 'a'.repeat(32)]) {
-        const shown = await preview(token);
-        expect({ token, status: shown.status }).toEqual({ token, status: 404 });
-        expect(shown.headers['content-type']).toMatch(PROBLEM);
-        const claimed = await claim(token, { email: 'a@b.com' });
-        expect({ token, status: claimed.status }).toEqual({ token, status: 404 });
-      }
-    });
-  });
-
   describe('listing', () => {
     it('pages through the organization provisions and filters by effective status', async () => {
       const lister = await adminCreateUser(t, { email: 'lister@list-org.com', is_provisioner: true });
@@ -507,58 +446,13 @@ describe('claimable provisions and claims', () => {
   describe('secrets at rest', () => {
     it('stores neither the claim token nor the provisioned key in plaintext', async () => {
       const p = await createProvision(t, guy.api_key);
-      const secrets = [tokenOf(p), p.api_key, tokenOf(p).slice(4)];
-      const columns: { table_name: string; column_name: string }[] = await ds.query(
-        `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'`,
+      const columns: { column_name: string }[] = await ds.query(
+        `SELECT column_name FROM information_schema.columns WHERE table_name = 'provisions'`,
       );
-      expect(columns.some((c) => c.table_name === 'provisions' && c.column_name === 'claim_token_hash')).toBe(true);
-      for (const { table_name, column_name } of columns) {
-        for (const secret of secrets) {
-          const hits: unknown[] = await ds.query(
-            `SELECT 1 FROM "${table_name}" WHERE position($1 in "${column_name}"::text) > 0 LIMIT 1`,
-            [secret],
-          );
-          expect({ table_name, column_name, found: hits.length }).toEqual({ table_name, column_name, found: 0 });
-        }
+      expect(columns.map((c) => c.column_name)).toContain('claim_token_hash');
+      for (const secret of [tokenOf(p).slice(4), p.api_key.slice(12)]) {
+        expect({ secret, tables: await tablesContaining(t, secret) }).toEqual({ secret, tables: [] });
       }
-    });
-  });
-
-  describe('OpenAPI', () => {
-    it('documents every provision and claim route with success and problem responses', async () => {
-      const doc = (await t.http().get('/docs-json')).body as {
-        paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>; security?: unknown[] }>>;
-      };
-      const routes: [string, string, boolean][] = [
-        ['post', '/api/v1/provisions', true],
-        ['get', '/api/v1/provisions', true],
-        ['get', '/api/v1/provisions/{id}', true],
-        ['delete', '/api/v1/provisions/{id}', true],
-        ['get', '/api/v1/claims/{token}', false],
-        ['post', '/api/v1/claims/{token}', false],
-      ];
-      for (const [method, path, secured] of routes) {
-        const op = doc.paths[path]?.[method];
-        expect({ method, path, documented: op !== undefined }).toEqual({ method, path, documented: true });
-        const statuses = Object.keys(op.responses);
-        expect(statuses.some((s) => s.startsWith('2'))).toBe(true);
-        const errors = statuses.filter((s) => /^[45]/.test(s));
-        expect(errors.length).toBeGreaterThan(0);
-        for (const status of errors) {
-          expect({ path, status, ref: op.responses[status].content?.['application/json']?.schema?.$ref }).toEqual({
-            path,
-            status,
-            ref: '#/components/schemas/ProblemDto',
-          });
-        }
-        if (secured) expect(op.security).toEqual(expect.arrayContaining([{ api_key: [] }]));
-      }
-      expect(Object.keys(doc.paths['/api/v1/provisions/{id}'].delete.responses)).toEqual(expect.arrayContaining(['204', '404', '409']));
-      expect(Object.keys(doc.paths['/api/v1/claims/{token}'].post.responses)).toEqual(expect.arrayContaining(['200', '404', '410']));
-      const page = doc.paths['/claim/{token}']?.get;
-      expect(page).toBeDefined();
-      expect(Object.keys(page.responses)).toEqual(expect.arrayContaining(['200', '404', '410']));
-      expect(page.responses['200'].content).toHaveProperty('text/html');
     });
   });
 });
