@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { ApiKeysService } from '../src/api-keys/api-keys.service';
+import { ApiKeysRepository } from '../src/api-keys/api-keys.repository';
 import type { KeyScope } from '../src/common/principal';
 import { grantCredits } from './support/billing';
 import { adminCreateUser, provisionUser, startTestApp, TestApp } from './support/app';
@@ -215,9 +215,9 @@ describe('authorization matrix', () => {
     };
   }
 
-  /** A new key of `owner`, made by the service a claim or POST /api-keys uses. */
+  /** A new key of `owner`, made by the repository method POST /api-keys and rotation use. */
   async function issueKey(owner: { userId: string; billingOrganizationId: string; scope?: KeyScope }) {
-    const apiKeys = t.app.get(ApiKeysService);
+    const apiKeys = t.app.get(ApiKeysRepository);
     return t.app.get(DataSource).transaction((manager) => apiKeys.issue(manager, owner));
   }
 

@@ -26,7 +26,9 @@ interface Case {
   path: string | ((c: Ctx) => string);
   who: Who;
   /** A JSON value (sent as application/json) or, with `raw`, the exact text to send. */
-  body?: unknown | ((c: Ctx) => object);
+  body?: unknown;
+  /** A JSON body built from the fixtures (when it needs their ids). */
+  bodyOf?: (c: Ctx) => object;
   raw?: string;
   contentType?: string;
   headers?: Record<string, string>;
@@ -39,6 +41,9 @@ const LONG = 'x'.repeat(5000);
 const LOCAL_65 = 'a'.repeat(65);
 const IDEM = { 'Idempotency-Key': 'fuzz-key-1' };
 const cursorOf = (values: unknown) => Buffer.from(JSON.stringify(values), 'utf8').toString('base64url');
+
+/** Rows of [what a case tries, its value]; typed so, since an array literal alone types each row as a union. */
+const rows = (list: [what: string, value: unknown][]) => list;
 
 /** Bodies that are wrong whatever the route expects. */
 const bodyShapes = (
@@ -154,7 +159,7 @@ const bodyShapes = (
 ];
 
 const emailCases = (prefix: string, method: Case['method'], path: Case['path'], who: Who, extra: object = {}): Case[] =>
-  [
+  rows([
     ['a number', 42],
     ['null', null],
     ['an array', ['a@b.com']],
@@ -170,7 +175,7 @@ const emailCases = (prefix: string, method: Case['method'], path: Case['path'], 
     ['an over-long address', `${LONG}@b.com`],
     ['a bad domain', 'a@-b-.com'],
     ['a NUL character', 'a\u0000@b.com'],
-  ].map(([what, email]) => ({ name: `${prefix}: email ${what}`, method, path, who, body: { ...extra, email }, status: 400 }));
+  ]).map(([what, email]) => ({ name: `${prefix}: email ${what}`, method, path, who, body: { ...extra, email }, status: 400 }));
 
 const idPathCases = (prefix: string, method: Case['method'], base: string, who: Who, suffix = '', body?: unknown): Case[] =>
   [
@@ -240,7 +245,7 @@ const CASES: Case[] = [
   // POST /api/v1/provisions
   ...bodyShapes('provisions', 'post', '/api/v1/provisions', 'provisioner'),
   ...emailCases('provisions', 'post', '/api/v1/provisions', 'provisioner'),
-  ...[
+  ...rows([
     ['role owner', { role: 'owner' }],
     ['role in capitals', { role: 'ADMIN' }],
     ['role a number', { role: 1 }],
@@ -249,11 +254,11 @@ const CASES: Case[] = [
     ['skip_onboarding a string', { skip_onboarding: 'true' }],
     ['skip_onboarding a number', { skip_onboarding: 1 }],
     ['skip_onboarding null', { skip_onboarding: null }],
-  ].map(([what, body]) => ({
+  ]).map(([what, body]): Case => ({
     name: `provisions: ${what}`,
-    method: 'post' as const,
+    method: 'post',
     path: '/api/v1/provisions',
-    who: 'provisioner' as Who,
+    who: 'provisioner',
     body,
     status: 400,
   })),
@@ -288,10 +293,26 @@ const CASES: Case[] = [
     who: 'none',
     status: 404,
   },
+  { name: 'preview: a short token', method: 'get', path: '/api/v1/claims/pvc_short', who: 'none', status: 404 },
+  {
+    name: 'preview: an API key in place of a token',
+    method: 'get',
+    path: `/api/v1/claims/pvk_${'a'.repeat(32)}`,
+    who: 'none',
+    status: 404,
+  },
   {
     name: 'claim: unknown token',
     method: 'post',
     path: `/api/v1/claims/pvc_${'A'.repeat(32)}`,
+    who: 'none',
+    body: { email: 'a@b.com' },
+    status: 404,
+  },
+  {
+    name: 'claim: an API key in place of a token',
+    method: 'post',
+    path: `/api/v1/claims/pvk_${'a'.repeat(32)}`,
     who: 'none',
     body: { email: 'a@b.com' },
     status: 404,
@@ -326,7 +347,7 @@ const CASES: Case[] = [
   ...listQueryCases('list keys', '/api/v1/api-keys', 'provisioner'),
   { name: 'list keys: user_id not a UUID', method: 'get', path: '/api/v1/api-keys?user_id=me', who: 'provisioner', status: 400 },
   ...bodyShapes('create key', 'post', '/api/v1/api-keys', 'provisioner'),
-  ...[
+  ...rows([
     ['name empty', { name: '' }],
     ['name a number', { name: 5 }],
     ['name null', { name: null }],
@@ -334,11 +355,11 @@ const CASES: Case[] = [
     ['user_id not a UUID', { user_id: 'me' }],
     ['user_id a number', { user_id: 7 }],
     ['user_id null', { user_id: null }],
-  ].map(([what, body]) => ({
+  ]).map(([what, body]): Case => ({
     name: `create key: ${what}`,
-    method: 'post' as const,
+    method: 'post',
     path: '/api/v1/api-keys',
-    who: 'provisioner' as Who,
+    who: 'provisioner',
     body,
     status: 400,
   })),
@@ -364,7 +385,7 @@ const CASES: Case[] = [
     method: 'post',
     path: '/api/v1/api-keys',
     who: 'member',
-    body: (c: Ctx) => ({ user_id: c.provisioner.id }),
+    bodyOf: (c: Ctx) => ({ user_id: c.provisioner.id }),
     status: 403,
   },
   ...idPathCases('revoke key', 'delete', '/api/v1/api-keys', 'provisioner'),
@@ -380,36 +401,11 @@ const CASES: Case[] = [
   },
 
   // POST /api/v1/billing/charges
-  {
-    name: 'charge: no Idempotency-Key',
-    method: 'post',
-    path: '/api/v1/billing/charges',
-    who: 'member',
-    body: { units: 1 },
-    status: 400,
-  },
-  {
-    name: 'charge: an empty Idempotency-Key',
-    method: 'post',
-    path: '/api/v1/billing/charges',
-    who: 'member',
-    body: { units: 1 },
-    headers: { 'Idempotency-Key': '' },
-    status: 400,
-  },
-  {
-    name: 'charge: an over-long Idempotency-Key',
-    method: 'post',
-    path: '/api/v1/billing/charges',
-    who: 'member',
-    body: { units: 1 },
-    headers: { 'Idempotency-Key': 'k'.repeat(256) },
-    status: 400,
-  },
   ...bodyShapes('charge', 'post', '/api/v1/billing/charges', 'member', IDEM),
-  ...[
+  ...rows([
     ['units missing', {}],
     ['units 0', { units: 0 }],
+    ['units above 1,000,000', { units: 1_000_001 }],
     ['units negative', { units: -5 }],
     ['units fractional', { units: 1.5 }],
     ['units a string', { units: '5' }],
@@ -421,26 +417,18 @@ const CASES: Case[] = [
     ['units a boolean', { units: true }],
     ['description a number', { units: 1, description: 5 }],
     ['description null', { units: 1, description: null }],
+    ['description of 501 characters', { units: 1, description: 'd'.repeat(501) }],
     ['description over-long', { units: 1, description: LONG }],
     ['description with NUL', { units: 1, description: 'a\u0000b' }],
-  ].map(([what, body]) => ({
+  ]).map(([what, body]): Case => ({
     name: `charge: ${what}`,
-    method: 'post' as const,
+    method: 'post',
     path: '/api/v1/billing/charges',
-    who: 'member' as Who,
+    who: 'member',
     body,
     headers: IDEM,
     status: 400,
   })),
-  {
-    name: 'charge: more than the pool (402)',
-    method: 'post',
-    path: '/api/v1/billing/charges',
-    who: 'member',
-    body: { units: 1000 },
-    headers: { 'Idempotency-Key': 'fuzz-402' },
-    status: 402,
-  },
 
   // GET /api/v1/billing/ledger, /usage, /balance
   ...listQueryCases('ledger', '/api/v1/billing/ledger', 'provisioner'),
@@ -462,30 +450,24 @@ const CASES: Case[] = [
     ['until before the year 1 in UTC', 'until=0001-01-01T00:00:00%2B14:00'],
     ['since twice', 'since=2026-01-01T00:00:00Z&since=2026-01-02T00:00:00Z'],
     ['an unknown parameter', 'from=2026-01-01'],
-  ].map(([what, query]) => ({
+  ].map(([what, query]): Case => ({
     name: `usage: ${what}`,
-    method: 'get' as const,
+    method: 'get',
     path: `/api/v1/billing/usage?${query}`,
-    who: 'provisioner' as Who,
+    who: 'provisioner',
     status: 400,
   })),
 
   // POST /api/v1/admin/credits
-  {
-    name: 'credits: no Idempotency-Key',
-    method: 'post',
-    path: '/api/v1/admin/credits',
-    who: 'operator',
-    body: { domain: 'fuzz.example', amount: 1 },
-    status: 400,
-  },
   ...bodyShapes('credits', 'post', '/api/v1/admin/credits', 'operator', IDEM),
-  ...[
+  ...rows([
     ['amount missing', { domain: 'fuzz.example' }],
     ['domain missing', { amount: 1 }],
     ['amount 0', { domain: 'fuzz.example', amount: 0 }],
     ['amount fractional', { domain: 'fuzz.example', amount: 0.5 }],
     ['amount a string', { domain: 'fuzz.example', amount: '10' }],
+    ['amount above 1e9', { domain: 'fuzz.example', amount: 1_000_000_001 }],
+    ['amount below -1e9', { domain: 'fuzz.example', amount: -1_000_000_001 }],
     ['amount 2**31', { domain: 'fuzz.example', amount: 2 ** 31 }],
     ['amount -(2**31)', { domain: 'fuzz.example', amount: -(2 ** 31) }],
     ['amount 1e20', { domain: 'fuzz.example', amount: 1e20 }],
@@ -496,64 +478,40 @@ const CASES: Case[] = [
     ['domain over-long', { domain: `${'a'.repeat(300)}.com`, amount: 1 }],
     ['reason a number', { domain: 'fuzz.example', amount: 1, reason: 1 }],
     ['reason null', { domain: 'fuzz.example', amount: 1, reason: null }],
+    ['reason of 501 characters', { domain: 'fuzz.example', amount: 1, reason: 'r'.repeat(501) }],
     ['reason over-long', { domain: 'fuzz.example', amount: 1, reason: LONG }],
-  ].map(([what, body]) => ({
+    ['reason with NUL', { domain: 'fuzz.example', amount: 1, reason: 'a\u0000b' }],
+  ]).map(([what, body]): Case => ({
     name: `credits: ${what}`,
-    method: 'post' as const,
+    method: 'post',
     path: '/api/v1/admin/credits',
-    who: 'operator' as Who,
+    who: 'operator',
     body,
     headers: IDEM,
     status: 400,
   })),
-  {
-    name: 'credits: unknown domain',
-    method: 'post',
-    path: '/api/v1/admin/credits',
-    who: 'operator',
-    body: { domain: 'nobody.example', amount: 1 },
-    headers: { 'Idempotency-Key': 'fuzz-404' },
-    status: 404,
-  },
-  {
-    name: 'credits: correction below 0',
-    method: 'post',
-    path: '/api/v1/admin/credits',
-    who: 'operator',
-    body: { domain: 'fuzz.example', amount: -1_000_000 },
-    headers: { 'Idempotency-Key': 'fuzz-422' },
-    status: 422,
-  },
 
   // POST /api/v1/admin/users
   ...bodyShapes('admin create user', 'post', '/api/v1/admin/users', 'operator'),
   ...emailCases('admin create user', 'post', '/api/v1/admin/users', 'operator'),
-  ...[
+  ...rows([
     ['is_provisioner a string', { email: 'n@new.example', is_provisioner: 'yes' }],
     ['is_provisioner null', { email: 'n@new.example', is_provisioner: null }],
     ['role unknown', { email: 'n@new.example', role: 'god' }],
     ['role null', { email: 'n@new.example', role: null }],
     ['is_operator (not settable)', { email: 'n@new.example', is_operator: true }],
-  ].map(([what, body]) => ({
+  ]).map(([what, body]): Case => ({
     name: `admin create user: ${what}`,
-    method: 'post' as const,
-    path: '/api/v1/admin/users',
-    who: 'operator' as Who,
-    body,
-    status: 400,
-  })),
-  {
-    name: 'admin create user: provisioner on gmail.com',
     method: 'post',
     path: '/api/v1/admin/users',
     who: 'operator',
-    body: { email: 'x@gmail.com', is_provisioner: true },
-    status: 422,
-  },
+    body,
+    status: 400,
+  })),
 
   // PATCH /api/v1/admin/users/{id}
   ...bodyShapes('admin patch user', 'patch', (c) => `/api/v1/admin/users/${c.member.id}`, 'operator'),
-  ...[
+  ...rows([
     ['an empty object', {}],
     ['is_provisioner null', { is_provisioner: null }],
     ['status null', { status: null }],
@@ -562,11 +520,11 @@ const CASES: Case[] = [
     ['status unknown', { status: 'deleted' }],
     ['role (not settable)', { role: 'owner' }],
     ['email (not settable)', { email: 'x@y.io' }],
-  ].map(([what, body]) => ({
+  ]).map(([what, body]): Case => ({
     name: `admin patch user: ${what}`,
-    method: 'patch' as const,
+    method: 'patch',
     path: (c: Ctx) => `/api/v1/admin/users/${c.member.id}`,
-    who: 'operator' as Who,
+    who: 'operator',
     body,
     status: 400,
   })),
@@ -591,16 +549,20 @@ describe('bad input: every route answers 4xx problem details and changes nothing
   let ctx: Ctx;
   let keys: Record<Who, string | undefined>;
 
-  /** Row counts and a digest of every table's rows: any insert, update or delete shows. */
+  /**
+   * Row counts and a digest of every table's rows: any insert, update or delete shows. Leaves out
+   * api_keys.last_used_at, which the background usage flush writes whenever its interval (60 s in
+   * tests, the most the config allows) ends, also between two statements of a slow test.
+   */
   async function databaseState(): Promise<{ counts: Record<string, number>; digests: Record<string, string> }> {
     const counts = await rowCounts(t);
     const digests: Record<string, string> = {};
     const dataSource = t.app.get(DataSource);
+    const row = `(to_jsonb(x) - 'last_used_at')::text`;
     const rows: { t: string; d: string }[] = await dataSource.query(
       Object.keys(counts)
         .map(
-          (table) =>
-            `SELECT '${table}' AS t, md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) AS d FROM "${table}" x`,
+          (table) => `SELECT '${table}' AS t, md5(coalesce(string_agg(${row}, ',' ORDER BY ${row}), '')) AS d FROM "${table}" x`,
         )
         .join(' UNION ALL '),
     );
@@ -631,8 +593,10 @@ describe('bad input: every route answers 4xx problem details and changes nothing
     for (const [name, value] of Object.entries(c.headers ?? {})) req = req.set(name, value);
     if (c.raw !== undefined) {
       req = req.set('Content-Type', c.contentType ?? 'application/json').send(c.raw);
+    } else if (c.bodyOf !== undefined) {
+      req = req.send(c.bodyOf(ctx));
     } else if (c.body !== undefined) {
-      req = req.send((typeof c.body === 'function' ? c.body(ctx) : c.body) as object);
+      req = req.send(c.body as object);
     }
     const res = await req;
 
@@ -652,18 +616,12 @@ describe('bad input: every route answers 4xx problem details and changes nothing
           detail: expect.any(String),
         }),
       );
+      if (res.status === 400) expect(problem.title).toBe('Bad Request');
       if (String(problem.type).endsWith('/validation-failed')) {
         expect(problem.errors.length).toBeGreaterThan(0);
         for (const error of problem.errors) expect(error).toEqual({ field: expect.any(String), message: expect.any(String) });
       }
     }
-    const after = await databaseState();
-    // Refused business answers stored under an Idempotency-Key (402/404/422) are the one allowed write.
-    if ([402, 404, 422].includes(res.status) && c.headers?.['Idempotency-Key']) {
-      after.counts.idempotency_keys -= 1;
-      delete after.digests.idempotency_keys;
-      delete before.digests.idempotency_keys;
-    }
-    expect(after).toEqual(before);
+    expect(await databaseState()).toEqual(before);
   });
 });

@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../common/api-problems.decorator';
 import { ApiKeyAuth, CurrentPrincipal } from '../common/auth.decorators';
 import type { Principal } from '../common/principal';
-import { ProblemDto } from '../common/problem';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyIdParamsDto, ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from './dto/api-key.dto';
 
@@ -15,7 +15,7 @@ const KEY_NOT_BY_RANK =
 
 @ApiTags('api-keys')
 @ApiKeyAuth()
-@ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid parameters.' })
+@ApiProblems({ 400: 'Invalid parameters.' })
 @Controller('api/v1/api-keys')
 export class ApiKeysController {
   constructor(private readonly apiKeys: ApiKeysService) {}
@@ -27,8 +27,7 @@ export class ApiKeysController {
    * of your organization). With `user_id`: that user's keys, by rank. A restricted key lists itself.
    */
   @Get()
-  @ApiForbiddenResponse({ type: ProblemDto, description: NOT_BY_RANK })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such user in your organization.' })
+  @ApiProblems({ 403: NOT_BY_RANK, 404: 'No such user you may look up.' })
   list(@CurrentPrincipal() principal: Principal, @Query() query: ListApiKeysQueryDto): Promise<ApiKeyPageDto> {
     return this.apiKeys.list(principal, query);
   }
@@ -39,9 +38,7 @@ export class ApiKeysController {
    * response only.
    */
   @Post()
-  @ApiForbiddenResponse({ type: ProblemDto, description: NOT_BY_RANK })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such user in your organization.' })
-  @ApiConflictResponse({ type: ProblemDto, description: 'The user is disabled.' })
+  @ApiProblems({ 403: NOT_BY_RANK, 404: 'No such user you may look up.', 409: 'The user is disabled.' })
   create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
     return this.apiKeys.create(principal, dto);
   }
@@ -52,17 +49,14 @@ export class ApiKeysController {
    */
   @Delete(':id')
   @HttpCode(204)
-  @ApiForbiddenResponse({ type: ProblemDto, description: KEY_NOT_BY_RANK })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such key you may manage.' })
+  @ApiProblems({ 403: KEY_NOT_BY_RANK, 404: 'No such key you may manage.' })
   revoke(@CurrentPrincipal() principal: Principal, @Param() params: ApiKeyIdParamsDto): Promise<void> {
     return this.apiKeys.revoke(principal, params.id);
   }
 
   /** Revokes a key and returns its replacement (same user, name, billing pool and scope). */
   @Post(':id/rotate')
-  @ApiForbiddenResponse({ type: ProblemDto, description: KEY_NOT_BY_RANK })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such key you may manage.' })
-  @ApiConflictResponse({ type: ProblemDto, description: 'The key is already revoked.' })
+  @ApiProblems({ 403: KEY_NOT_BY_RANK, 404: 'No such key you may manage.', 409: 'The key is already revoked.' })
   rotate(@CurrentPrincipal() principal: Principal, @Param() params: ApiKeyIdParamsDto): Promise<CreatedApiKeyDto> {
     return this.apiKeys.rotate(principal, params.id);
   }

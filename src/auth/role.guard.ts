@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { RequestWithPrincipal } from '../common/auth.decorators';
 import { effectiveRights } from '../common/authorization/access-policy';
-import { ProblemException } from '../common/problem';
+import { Problems } from '../common/problem';
 import { readAccess } from './api-key.guard';
 
 /**
@@ -22,15 +22,15 @@ export class RoleGuard implements CanActivate {
     switch (access) {
       case 'provisioner':
         if (rights?.provisions) return true;
-        throw ProblemException.forbidden(
+        throw Problems.forbidden(
           "This route is for provisioners: the key's user does not have the provisioner flag, or the key is restricted.",
         );
       case 'operator':
         if (rights?.operates) return true;
-        throw ProblemException.forbidden('This route is for operators (with a key that is not restricted).');
+        throw Problems.forbidden('This route is for operators (with a key that is not restricted).');
       case 'org_manager':
         if (rights?.manages) return true;
-        throw ProblemException.forbidden(
+        throw Problems.forbidden(
           "This route is for the organization's owners, admins and provisioners; a restricted key or a pending " +
             'provision acts as a plain member.',
         );
