@@ -10,7 +10,7 @@ function record(userId: string, keyId = `k-${userId}`): KeyRecord {
     principal: {
       keyId, userId, email: `${userId}@b.com`, organizationId: 'o', organizationDomain: 'b.com',
       billingOrganizationId: 'o', role: 'member', isProvisioner: false, isOperator: false, apiOnly: true,
-      status: 'active', externalEmail: null, provisionedBy: null, expiresAt: null, createdAt: new Date(0),
+      status: 'active', externalEmail: null, externalId: null, provisionedBy: null, expiresAt: null, createdAt: new Date(0),
     },
   };
 }

@@ -42,7 +42,7 @@ describe('ApiKeyVerifier', () => {
       principal: {
         keyId: 'k', userId: 'u', email: 'a@b.com', organizationId: 'o', organizationDomain: 'b.com',
         billingOrganizationId: 'o', role: 'member', isProvisioner: false, isOperator: false, apiOnly: true,
-        status: 'active', externalEmail: null, provisionedBy: null, expiresAt: null, createdAt: new Date(0),
+        status: 'active', externalEmail: null, externalId: null, provisionedBy: null, expiresAt: null, createdAt: new Date(0),
         ...overrides,
       },
     });
