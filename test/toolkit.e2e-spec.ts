@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { adminCreateUser, CreatedUser, me, provisionUser, rowCounts, startTestApp, TestApp } from './support/app';
+import { itOnRealServer } from './support/conditions';
 import { createProvision, tokenOf } from './support/provisions';
 
 const PROBLEM = /^application\/problem\+json/;
@@ -318,6 +319,28 @@ describe("the orchestrator's toolkit", () => {
       );
       expect(other.status).toBe(422);
     });
+
+    itOnRealServer(
+      'concurrent batches asking for the same addresses in opposite orders: each address created once, every item 201 or 409',
+      'concurrent transactions (PGlite serializes them)',
+      async () => {
+        const emails = Array.from({ length: 40 }, (_, i) => `race${i}@anywhere.example`);
+        const batches = [emails, [...emails].reverse(), emails.filter((_, i) => i % 2 === 0), [...emails].reverse()];
+        const answers = await Promise.all(
+          batches.map((batch) => post('/api/v1/admin/create-users', guy.api_key, { users: batch.map((email) => ({ email })) })),
+        );
+        expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
+        const created = new Map<string, number>();
+        for (const answer of answers) {
+          for (const result of answer.body.results as { status: number; user?: CreatedUser }[]) {
+            expect([201, 409]).toContain(result.status);
+            if (result.user) created.set(result.user.email, (created.get(result.user.email) ?? 0) + 1);
+          }
+        }
+        expect(created.size).toBe(40);
+        expect([...created.values()].every((n) => n === 1)).toBe(true);
+      },
+    );
 
     it('refuses an X-User-ID that is not the caller (403), a member (403) and no key (401)', async () => {
       const body = { users: [{ email: 'hdr@anywhere.example' }] };

@@ -147,7 +147,7 @@ export class UsersRepository {
                   WITH ORDINALITY AS i(email, external_email, external_id, key_hash, prefix, ord)
        ), u AS (
          INSERT INTO users (email, organization_id, role, api_only, status, external_email, external_id, provisioned_by)
-         SELECT email, $1::uuid, 'member', true, 'active', external_email, external_id, $2::uuid FROM input ORDER BY ord
+         SELECT email, $1::uuid, 'member', true, 'active', external_email, external_id, $2::uuid FROM input ORDER BY email
          ON CONFLICT DO NOTHING
          RETURNING ${USER_COLUMNS}
        ), k AS (
