@@ -66,17 +66,20 @@ describe('OpenAPI document', () => {
     expect(res.text).toContain('swagger');
   });
 
-  it.each(CONTRACT_ROUTES)('documents $method $path with a success and a problem response', ({ method, path, public: isPublic }) => {
-    const operation = doc.paths[path]?.[method];
-    expect(operation).toBeDefined();
-    const statuses = Object.keys(operation.responses);
-    expect(statuses.some((s) => s.startsWith('2'))).toBe(true);
-    expect(statuses.filter((s) => /^[45]/.test(s)).length).toBeGreaterThan(0);
-    if (!isPublic) {
-      expect(operation.security).toEqual(expect.arrayContaining([{ api_key: [] }]));
-      expect(statuses).toContain('401');
-    }
-  });
+  it.each(CONTRACT_ROUTES)(
+    'documents $method $path with a success and a problem response',
+    ({ method, path, public: isPublic }) => {
+      const operation = doc.paths[path]?.[method];
+      expect(operation).toBeDefined();
+      const statuses = Object.keys(operation.responses);
+      expect(statuses.some((s) => s.startsWith('2'))).toBe(true);
+      expect(statuses.filter((s) => /^[45]/.test(s)).length).toBeGreaterThan(0);
+      if (!isPublic) {
+        expect(operation.security).toEqual(expect.arrayContaining([{ api_key: [] }]));
+        expect(statuses).toContain('401');
+      }
+    },
+  );
 
   it('documents every error response of every route as a ProblemDto, in application/json and application/problem+json', () => {
     for (const [path, item] of Object.entries(doc.paths)) {
@@ -87,7 +90,10 @@ describe('OpenAPI document', () => {
           if (!/^[45]/.test(status)) continue;
           const route = `${method} ${path} ${status}`;
           const refs = ['application/json', 'application/problem+json'].map((type) => response.content?.[type]?.schema?.$ref);
-          expect({ route, refs }).toEqual({ route, refs: ['#/components/schemas/ProblemDto', '#/components/schemas/ProblemDto'] });
+          expect({ route, refs }).toEqual({
+            route,
+            refs: ['#/components/schemas/ProblemDto', '#/components/schemas/ProblemDto'],
+          });
         }
       }
     }
@@ -107,7 +113,13 @@ describe('OpenAPI document', () => {
   });
 
   it('documents limit and cursor on every list route', () => {
-    for (const path of ['/api/v1/users', '/api/v1/provisions', '/api/v1/api-keys', '/api/v1/billing/ledger', '/api/v1/admin/organizations']) {
+    for (const path of [
+      '/api/v1/users',
+      '/api/v1/provisions',
+      '/api/v1/api-keys',
+      '/api/v1/billing/ledger',
+      '/api/v1/admin/organizations',
+    ]) {
       const names = (doc.paths[path].get.parameters ?? []).map((p) => p.name);
       expect({ path, names }).toEqual({ path, names: expect.arrayContaining(['limit', 'cursor']) });
     }
@@ -141,24 +153,41 @@ describe('OpenAPI document', () => {
   });
 
   it("documents the toolkit's routes and fields (issue 13)", () => {
-    const schemas = doc.components.schemas as Record<string, { properties?: Record<string, Record<string, unknown>>; required?: string[] }>;
+    const schemas = doc.components.schemas as Record<
+      string,
+      { properties?: Record<string, Record<string, unknown>>; required?: string[] }
+    >;
     const statusesOf = (method: string, path: string) => Object.keys(doc.paths[path][method].responses).sort();
     expect(statusesOf('post', '/api/v1/admin/create-users')).toEqual(['200', '400', '401', '403', '409', '422']);
     expect(statusesOf('post', '/api/v1/provisions/{id}/reissue')).toEqual(['200', '400', '401', '403', '404', '409']);
     expect(statusesOf('patch', '/api/v1/provisions/{id}')).toEqual(['200', '400', '401', '403', '404', '409']);
-    const ok = (method: string, path: string, status: string) => doc.paths[path][method].responses[status].content?.['application/json']?.schema?.$ref;
+    const ok = (method: string, path: string, status: string) =>
+      doc.paths[path][method].responses[status].content?.['application/json']?.schema?.$ref;
     expect(ok('post', '/api/v1/admin/create-users', '200')).toBe('#/components/schemas/BulkCreateUsersResponseDto');
     expect(ok('post', '/api/v1/provisions/{id}/reissue', '200')).toBe('#/components/schemas/ReissuedProvisionDto');
     expect(ok('patch', '/api/v1/provisions/{id}', '200')).toBe('#/components/schemas/ProvisionDto');
-    expect(schemas.CreateUsersDto.properties?.users).toMatchObject({ type: 'array', minItems: 1, maxItems: 100, items: { $ref: '#/components/schemas/CreateUserDto' } });
+    expect(schemas.CreateUsersDto.properties?.users).toMatchObject({
+      type: 'array',
+      minItems: 1,
+      maxItems: 100,
+      items: { $ref: '#/components/schemas/CreateUserDto' },
+    });
     expect(schemas.BulkCreateUserResultDto.properties).toMatchObject({
       status: { type: 'integer' },
       user: { allOf: [{ $ref: '#/components/schemas/CreatedUserDto' }] },
       problem: { allOf: [{ $ref: '#/components/schemas/ProblemDto' }] },
     });
-    expect(schemas.CreateProvisionDto.properties?.ttl_seconds).toMatchObject({ type: 'integer', minimum: 3600, maximum: 2592000 });
+    expect(schemas.CreateProvisionDto.properties?.ttl_seconds).toMatchObject({
+      type: 'integer',
+      minimum: 3600,
+      maximum: 2592000,
+    });
     expect(schemas.CreateProvisionDto.properties?.external_id).toMatchObject({ type: 'string', minLength: 1, maxLength: 255 });
-    expect(schemas.ReissueProvisionDto.properties?.ttl_seconds).toMatchObject({ type: 'integer', minimum: 3600, maximum: 2592000 });
+    expect(schemas.ReissueProvisionDto.properties?.ttl_seconds).toMatchObject({
+      type: 'integer',
+      minimum: 3600,
+      maximum: 2592000,
+    });
     expect(schemas.UpdateProvisionDto.required).toEqual(['expires_at']);
     expect(schemas.ReissuedProvisionDto.properties).toHaveProperty('claim_url');
     for (const name of ['UserDto', 'CreatedUserDto', 'MeDto']) expect(schemas[name].properties).toHaveProperty('external_id');

@@ -53,7 +53,11 @@ describe('the typed SDK (sdk/) against the real app', () => {
     expect(alice).toMatchObject({ email: 'alice@sdk-orchestrator.example', external_id: 'crm-alice', status: 'active' });
 
     const { data: aliceMe } = await usersControllerMe({ client: clientFor(alice.api_key as string), throwOnError: true });
-    expect(aliceMe).toMatchObject({ id: alice.id, external_id: 'crm-alice', organization: { domain: 'sdk-orchestrator.example' } });
+    expect(aliceMe).toMatchObject({
+      id: alice.id,
+      external_id: 'crm-alice',
+      organization: { domain: 'sdk-orchestrator.example' },
+    });
 
     const { data: found } = await usersControllerList({ client: guy, throwOnError: true, query: { external_id: 'crm-alice' } });
     expect(found.data.map((u) => u.id)).toEqual([alice.id]);
@@ -92,8 +96,17 @@ describe('the typed SDK (sdk/) against the real app', () => {
 
     const anonymous = clientFor();
     const { data: preview } = await claimsControllerPreview({ client: anonymous, throwOnError: true, path: { token } });
-    expect(preview).toMatchObject({ organization: 'sdk-orchestrator.example', status: 'pending', expires_at: reissued.expires_at });
-    const { data: claimed } = await claimsControllerClaim({ client: anonymous, throwOnError: true, path: { token }, body: { email: 'carol@carol.example' } });
+    expect(preview).toMatchObject({
+      organization: 'sdk-orchestrator.example',
+      status: 'pending',
+      expires_at: reissued.expires_at,
+    });
+    const { data: claimed } = await claimsControllerClaim({
+      client: anonymous,
+      throwOnError: true,
+      path: { token },
+      body: { email: 'carol@carol.example' },
+    });
     expect(claimed).toBeDefined();
     const { data: carolMe } = await usersControllerMe({ client: clientFor(provision.api_key as string), throwOnError: true });
     expect(carolMe).toMatchObject({ status: 'active', external_id: 'crm-carol', external_email: 'carol@carol.example' });

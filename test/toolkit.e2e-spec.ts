@@ -42,15 +42,18 @@ describe("the orchestrator's toolkit", () => {
       expect(await rowCounts(t)).toEqual(before);
     });
 
-    it.each([3600, 2_592_000])('takes ttl_seconds %p: the provision and its user expire that long after creation', async (ttl) => {
-      const before = Date.now();
-      const p = await createProvision(t, guy.api_key, { ttl_seconds: ttl });
-      const ms = new Date(p.expires_at).getTime() - before;
-      expect(ms).toBeGreaterThan(ttl * 1000 - 10_000);
-      expect(ms).toBeLessThanOrEqual(ttl * 1000 + 10_000);
-      expect(await placeholderExpiry(p.user_id)).toBe(p.expires_at);
-      expect((await me(t, p.api_key)).body.expires_at).toBe(p.expires_at);
-    });
+    it.each([3600, 2_592_000])(
+      'takes ttl_seconds %p: the provision and its user expire that long after creation',
+      async (ttl) => {
+        const before = Date.now();
+        const p = await createProvision(t, guy.api_key, { ttl_seconds: ttl });
+        const ms = new Date(p.expires_at).getTime() - before;
+        expect(ms).toBeGreaterThan(ttl * 1000 - 10_000);
+        expect(ms).toBeLessThanOrEqual(ttl * 1000 + 10_000);
+        expect(await placeholderExpiry(p.user_id)).toBe(p.expires_at);
+        expect((await me(t, p.api_key)).body.expires_at).toBe(p.expires_at);
+      },
+    );
   });
 
   describe('POST /api/v1/provisions/{id}/reissue', () => {
@@ -107,7 +110,10 @@ describe("the orchestrator's toolkit", () => {
       expect((await claim(tokenOf(claimed), 'x@elsewhere.example')).status).toBe(200);
       const cancelled = await createProvision(t, guy.api_key);
       expect((await t.http().delete(`/api/v1/provisions/${cancelled.id}`).set('X-API-Key', guy.api_key)).status).toBe(204);
-      for (const [p, status] of [[claimed, 'claimed'], [cancelled, 'cancelled']] as const) {
+      for (const [p, status] of [
+        [claimed, 'claimed'],
+        [cancelled, 'cancelled'],
+      ] as const) {
         const res = await reissue(p.id);
         expect(res.status).toBe(409);
         expect(res.body).toMatchObject({ type: 'https://provisio.dev/problems/provision-not-pending', provision_status: status });
@@ -170,16 +176,25 @@ describe("the orchestrator's toolkit", () => {
       expect((await me(t, res.body.api_key)).body.external_id).toBe('cust-1');
 
       const before = await rowCounts(t);
-      const again = await post('/api/v1/admin/create-user', guy.api_key, { email: 'other@anywhere.example', external_id: 'cust-1' });
+      const again = await post('/api/v1/admin/create-user', guy.api_key, {
+        email: 'other@anywhere.example',
+        external_id: 'cust-1',
+      });
       expect(again.status).toBe(409);
-      expect(again.body).toMatchObject({ type: 'https://provisio.dev/problems/external-id-taken', existing_user_id: res.body.id });
+      expect(again.body).toMatchObject({
+        type: 'https://provisio.dev/problems/external-id-taken',
+        existing_user_id: res.body.id,
+      });
       const asProvision = await post('/api/v1/provisions', guy.api_key, { external_id: 'cust-1' });
       expect(asProvision.status).toBe(409);
       expect(asProvision.body.existing_user_id).toBe(res.body.id);
       expect(await rowCounts(t)).toEqual(before);
 
       // Another organization may use the same id.
-      const elsewhere = await post('/api/v1/admin/create-user', olga.api_key, { email: 'ext1@anywhere.example', external_id: 'cust-1' });
+      const elsewhere = await post('/api/v1/admin/create-user', olga.api_key, {
+        email: 'ext1@anywhere.example',
+        external_id: 'cust-1',
+      });
       expect(elsewhere.status).toBe(201);
 
       const list = await t.http().get('/api/v1/users?external_id=cust-1').set('X-API-Key', guy.api_key);
@@ -189,7 +204,7 @@ describe("the orchestrator's toolkit", () => {
       expect(none.body).toEqual({ data: [], next_cursor: null });
     });
 
-    it('is null on users created without one, and on provisions it is the placeholder user\'s', async () => {
+    it("is null on users created without one, and on provisions it is the placeholder user's", async () => {
       const plain = await provisionUser(t, guy.api_key, 'noext@anywhere.example');
       expect(plain.external_id).toBeNull();
       const p = await createProvision(t, guy.api_key, { external_id: 'prov-ext-1' });
@@ -198,13 +213,19 @@ describe("the orchestrator's toolkit", () => {
       expect((await me(t, p.api_key)).body.external_id).toBe('prov-ext-1');
     });
 
-    it.each(['', 'x'.repeat(256), 'tab\there', 'nul-less\u0007bell', 42])('refuses external_id %p with 400', async (externalId) => {
-      const res = await post('/api/v1/admin/create-user', guy.api_key, { email: 'bad-ext@anywhere.example', external_id: externalId });
-      expect(res.status).toBe(400);
-      expect(res.body.errors[0].field).toBe('external_id');
-      const query = await t.http().get('/api/v1/users').query({ external_id: externalId }).set('X-API-Key', guy.api_key);
-      expect(query.status).toBe(typeof externalId === 'number' ? 200 : 400);
-    });
+    it.each(['', 'x'.repeat(256), 'tab\there', 'nul-less\u0007bell', 42])(
+      'refuses external_id %p with 400',
+      async (externalId) => {
+        const res = await post('/api/v1/admin/create-user', guy.api_key, {
+          email: 'bad-ext@anywhere.example',
+          external_id: externalId,
+        });
+        expect(res.status).toBe(400);
+        expect(res.body.errors[0].field).toBe('external_id');
+        const query = await t.http().get('/api/v1/users').query({ external_id: externalId }).set('X-API-Key', guy.api_key);
+        expect(query.status).toBe(typeof externalId === 'number' ? 200 : 400);
+      },
+    );
 
     it('takes 255 printable characters, non-ASCII included', async () => {
       const id = 'é'.repeat(255);
@@ -217,7 +238,10 @@ describe("the orchestrator's toolkit", () => {
   describe('POST /api/v1/admin/create-users', () => {
     it('creates 98 of 100 with two bad items, answering every item in order; each created key works', async () => {
       const existing = await provisionUser(t, guy.api_key, 'taken@anywhere.example');
-      const users: object[] = Array.from({ length: 100 }, (_, i) => ({ email: `bulk${i}@anywhere.example`, external_id: `bulk-${i}` }));
+      const users: object[] = Array.from({ length: 100 }, (_, i) => ({
+        email: `bulk${i}@anywhere.example`,
+        external_id: `bulk-${i}`,
+      }));
       users[17] = { email: 'not an address' };
       users[63] = { email: 'taken@anywhere.example' };
       const before = await rowCounts(t);
@@ -229,7 +253,11 @@ describe("the orchestrator's toolkit", () => {
       expect(results.map((r) => r.status)).toEqual(users.map((_, i) => (i === 17 ? 400 : i === 63 ? 409 : 201)));
       expect(results[17].problem).toMatchObject({ status: 400, type: 'https://provisio.dev/problems/validation-failed' });
       expect((results[17].problem?.errors as { field: string }[])[0].field).toBe('email');
-      expect(results[63].problem).toMatchObject({ status: 409, type: 'https://provisio.dev/problems/email-taken', existing_user_id: existing.id });
+      expect(results[63].problem).toMatchObject({
+        status: 409,
+        type: 'https://provisio.dev/problems/email-taken',
+        existing_user_id: existing.id,
+      });
       const after = await rowCounts(t);
       expect(after.users - before.users).toBe(98);
       expect(after.api_keys - before.api_keys).toBe(98);
@@ -281,7 +309,10 @@ describe("the orchestrator's toolkit", () => {
 
     it.each([
       [{ users: [] }, 'users must hold at least 1 item'],
-      [{ users: Array.from({ length: 101 }, (_, i) => ({ email: `x${i}@anywhere.example` })) }, 'users must hold at most 100 items'],
+      [
+        { users: Array.from({ length: 101 }, (_, i) => ({ email: `x${i}@anywhere.example` })) },
+        'users must hold at most 100 items',
+      ],
       [{ users: ['a@b.example'] }, 'each item of users must be an object'],
       [{}, 'users must be an array of 1–100 objects'],
     ])('refuses a body out of shape (400) and creates nothing: %#', async (body, message) => {
@@ -292,7 +323,7 @@ describe("the orchestrator's toolkit", () => {
       expect(await rowCounts(t)).toEqual(before);
     });
 
-    it('answers an unknown field of an item as that item\'s 400', async () => {
+    it("answers an unknown field of an item as that item's 400", async () => {
       const res = await post('/api/v1/admin/create-users', guy.api_key, {
         users: [{ email: 'fine@anywhere.example' }, { email: 'extra@anywhere.example', role: 'admin' }],
       });
@@ -311,7 +342,11 @@ describe("the orchestrator's toolkit", () => {
       expect(replay.headers['idempotent-replayed']).toBe('true');
       expect(await rowCounts(t)).toEqual(before);
       expect(replay.body.secrets_withheld).toBe(true);
-      expect(replay.body.results[0].user).toMatchObject({ id: first.body.results[0].user.id, api_key: null, secrets_withheld: true });
+      expect(replay.body.results[0].user).toMatchObject({
+        id: first.body.results[0].user.id,
+        api_key: null,
+        secrets_withheld: true,
+      });
       expect(replay.body.results[2]).toEqual(first.body.results[2]);
       const other = await post('/api/v1/admin/create-users', guy.api_key, { users: [{ email: 'idem3@anywhere.example' }] }).set(
         'Idempotency-Key',
@@ -344,8 +379,12 @@ describe("the orchestrator's toolkit", () => {
 
     it('refuses an X-User-ID that is not the caller (403), a member (403) and no key (401)', async () => {
       const body = { users: [{ email: 'hdr@anywhere.example' }] };
-      expect((await post('/api/v1/admin/create-users', guy.api_key, body).set('X-User-ID', 'someone@toolkit.example')).status).toBe(403);
-      expect((await post('/api/v1/admin/create-users', guy.api_key, body).set('X-User-ID', 'GUY@toolkit.example')).status).toBe(200);
+      expect(
+        (await post('/api/v1/admin/create-users', guy.api_key, body).set('X-User-ID', 'someone@toolkit.example')).status,
+      ).toBe(403);
+      expect((await post('/api/v1/admin/create-users', guy.api_key, body).set('X-User-ID', 'GUY@toolkit.example')).status).toBe(
+        200,
+      );
       const member = await provisionUser(t, guy.api_key, 'plain-member@anywhere.example');
       expect((await post('/api/v1/admin/create-users', member.api_key, body)).status).toBe(403);
       expect((await t.http().post('/api/v1/admin/create-users').send(body)).status).toBe(401);

@@ -36,9 +36,7 @@ export interface ChargeInput {
 }
 
 /** What CHARGE_ONCE answers: the entry, or the short pool's stored 402. */
-export type ChargeOnceResult =
-  | { charged: true; body: LedgerEntryDto }
-  | { charged: false; shortfall: InsufficientCredits };
+export type ChargeOnceResult = { charged: true; body: LedgerEntryDto } | { charged: false; shortfall: InsufficientCredits };
 
 /** A grant or correction by domain. */
 export interface CreditInput {

@@ -35,12 +35,9 @@ export class BillingService {
       const answered = await this.chargeOnce(principal, dto, idempotency);
       if (answered) return answered;
     }
-    return this.idempotency.run(
-      organizationId,
-      idempotency,
-      (manager) => this.debit(manager, principal, dto, idempotency),
-      { atomicWork: true },
-    );
+    return this.idempotency.run(organizationId, idempotency, (manager) => this.debit(manager, principal, dto, idempotency), {
+      atomicWork: true,
+    });
   }
 
   /**

@@ -122,7 +122,7 @@ function camelCase(name: string): string {
   return name.toLowerCase().replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
 }
 
-type Variables = { readonly [K in keyof EnvironmentVariables & string as CamelCase<K>]: EnvironmentVariables[K] };
+type Variables = { readonly [K in Extract<keyof EnvironmentVariables, string> as CamelCase<K>]: EnvironmentVariables[K] };
 
 /**
  * Every variable under its camelCase name, with the validated value — except `publicBaseUrl`,
@@ -145,7 +145,7 @@ export class ConfigValidationError extends Error {}
 
 /** Validates an environment record; throws naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): AppConfig {
-  const names = Object.keys(new EnvironmentVariables()) as (keyof EnvironmentVariables & string)[];
+  const names = Object.keys(new EnvironmentVariables()) as Extract<keyof EnvironmentVariables, string>[];
   const raw: Record<string, unknown> = {};
   for (const name of names) {
     if (env[name] !== undefined) raw[name] = env[name];
@@ -153,9 +153,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const vars = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
   const errors = validateSync(vars, { skipMissingProperties: false });
   if (errors.length > 0) {
-    const lines = errors.map(
-      (e) => `${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`,
-    );
+    const lines = errors.map((e) => `${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`);
     throw new ConfigValidationError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   const values = Object.fromEntries(names.map((name) => [camelCase(name), vars[name]])) as unknown as Variables;

@@ -7,12 +7,7 @@ import { ProblemDetailsFilter } from '../common/problem-details.filter';
 import { validateItem } from '../common/validation';
 import { CreatedUserDto } from '../users/dto/user.dto';
 import { NewBulkUser, toUserDto, UsersService } from '../users/users.service';
-import {
-  BulkCreateUserResultDto,
-  BulkCreateUsersResponseDto,
-  CreateUserDto,
-  CreateUsersDto,
-} from './dto/create-user.dto';
+import { BulkCreateUserResultDto, BulkCreateUsersResponseDto, CreateUserDto, CreateUsersDto } from './dto/create-user.dto';
 import { EmailDomainMapper } from './email-domain-mapper';
 
 const problems = new ProblemDetailsFilter();

@@ -15,7 +15,7 @@ export class CreateUserDto {
 
   @OptionalField()
   @ExternalIdField(
-    'Your own id for this end-user (1–255 printable characters), unique among your organization\'s users: ' +
+    "Your own id for this end-user (1–255 printable characters), unique among your organization's users: " +
       'a second create with the same id is 409 naming `existing_user_id`.',
   )
   external_id?: string;

@@ -113,4 +113,3 @@ export class AdminUpdateUserDto {
   @IsIn(['active', 'disabled'])
   status?: 'active' | 'disabled';
 }
-
