@@ -52,6 +52,7 @@ export enum ProblemCode {
   Forbidden = 'forbidden',
   NotFound = 'not-found',
   EmailTaken = 'email-taken',
+  ExternalIdTaken = 'external-id-taken',
   CannotDeactivateSelf = 'cannot-deactivate-self',
   UserPendingClaim = 'user-pending-claim',
   UserDisabled = 'user-disabled',
@@ -95,6 +96,7 @@ export function problemStatus(code: ProblemCode): ProblemStatus {
     case ProblemCode.NotFound:
       return 404;
     case ProblemCode.EmailTaken:
+    case ProblemCode.ExternalIdTaken:
     case ProblemCode.CannotDeactivateSelf:
     case ProblemCode.UserPendingClaim:
     case ProblemCode.UserDisabled:
@@ -227,6 +229,15 @@ export const Problems = {
     });
   },
 
+  /** 409: the organization already has a user with this `external_id`; its id and email are extension members. */
+  externalIdTaken(externalId: string, existing: { id: string; email: string }): ProblemException {
+    return new ProblemException(
+      ProblemCode.ExternalIdTaken,
+      `A user with external_id ${JSON.stringify(externalId)} already exists in your organization (id ${existing.id}).`,
+      { extensions: { existing_user_id: existing.id, existing_user_email: existing.email } },
+    );
+  },
+
   /** 409 */
   cannotDeactivateSelf(): ProblemException {
     return new ProblemException(ProblemCode.CannotDeactivateSelf, 'You cannot deactivate your own user.');
@@ -250,11 +261,15 @@ export const Problems = {
     return new ProblemException(ProblemCode.KeyRevoked, `API key ${keyId} is revoked; only a live key can be rotated.`);
   },
 
-  /** 409: cancelling a provision that is no longer pending. */
-  provisionNotPending(provisionId: string, status: ProvisionStatusName): ProblemException {
+  /** 409: cancelling, reissuing or changing the expiry of a provision that is no longer pending. */
+  provisionNotPending(
+    provisionId: string,
+    status: ProvisionStatusName,
+    action: 'cancelled' | 'reissued' | 'changed' = 'cancelled',
+  ): ProblemException {
     return new ProblemException(
       ProblemCode.ProvisionNotPending,
-      `Provision ${provisionId} is ${status}; only a pending provision can be cancelled.`,
+      `Provision ${provisionId} is ${status}; only a pending provision can be ${action}.`,
       { extensions: { provision_status: status } },
     );
   },

@@ -4,6 +4,7 @@ import { Provisions1795435625645 } from './1795435625645-Provisions';
 import { Billing1795435626831 } from './1795435626831-Billing';
 import { CreditPools1795500110000 } from './1795500110000-CreditPools';
 import { ApiKeyScope1795500200000 } from './1795500200000-ApiKeyScope';
+import { UserExternalId1795500400000 } from './1795500400000-UserExternalId';
 
 /** Every migration, in order. `npm run migration:generate` writes a new file; add it here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -12,4 +13,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   Billing1795435626831,
   CreditPools1795500110000,
   ApiKeyScope1795500200000,
+  UserExternalId1795500400000,
 ];
