@@ -6,7 +6,9 @@ import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { createAppLogger, registerAccessLog } from './common/access-log';
 import { API_KEY_SCHEME } from './common/auth.decorators';
+import { METRICS_TOKEN_SCHEME } from './common/metrics/metrics.controller';
 import { frameworkErrorAsProblem, ProblemDetailsFilter } from './common/problem-details.filter';
+import { registerRequestIdHeader, requestIdOf } from './common/request-id';
 import { parseJsonRefusingDeepNesting, StrictValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 
@@ -28,7 +30,9 @@ export async function createApp(
     trustProxy: true,
     frameworkErrors: frameworkErrorAsProblem,
     skipMiddie: true,
+    genReqId: requestIdOf,
   });
+  registerRequestIdHeader(adapter.getInstance());
   registerAccessLog(adapter.getInstance(), logger, config.accessLog);
   // JSON only: Fastify's own application/json parser, and no other. Nest's default form parser and
   // Fastify's text/plain parser are left out, so any other Content-Type is a 415 problem instead of
@@ -59,6 +63,7 @@ function setUpOpenApi(app: NestFastifyApplication): void {
       )
       .setVersion('1')
       .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A Provisio API key (pvk_…)' }, API_KEY_SCHEME)
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when the service sets one' }, METRICS_TOKEN_SCHEME)
       .build(),
   );
   documentProblemsAsProblemJson(document);

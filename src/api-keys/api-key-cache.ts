@@ -1,6 +1,7 @@
-import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { DataSource, EntityManager, EntitySubscriberInterface, QueryRunner, TransactionCommitEvent, TransactionRollbackEvent } from 'typeorm';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { AppConfig } from '../config/app-config';
 import type { KeyRecord } from './api-key-verifier';
 
@@ -70,7 +71,13 @@ export class ApiKeyCache implements OnModuleInit, OnApplicationShutdown {
   constructor(
     config: AppConfig,
     private readonly dataSource: DataSource,
+    @Optional() metrics?: MetricsService,
   ) {
+    metrics?.observeKeyCache(() => ({
+      hit: this.counters.hits,
+      negative_hit: this.counters.negativeHits,
+      miss: this.counters.misses,
+    }));
     this.positive =
       config.keyCacheTtlMs > 0
         ? new LRUCache<string, KeyRecord>({

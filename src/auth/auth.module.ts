@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { RateLimiter } from '../common/rate-limit/rate-limiter';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
 import { ApiKeyGuard } from './api-key.guard';
 import { RoleGuard } from './role.guard';
@@ -8,6 +9,7 @@ import { RoleGuard } from './role.guard';
 @Module({
   imports: [ApiKeysModule],
   providers: [
+    RateLimiter,
     { provide: APP_GUARD, useClass: ApiKeyGuard },
     { provide: APP_GUARD, useClass: RoleGuard },
   ],

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { IDEMPOTENCY_KEY_TTL_HOURS, IdempotencyService, IdempotentRequest } from '../common/idempotency';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { paginateByCreation } from '../common/pagination';
 import type { Principal } from '../common/principal';
 import { ProblemException } from '../common/problem';
@@ -146,6 +147,7 @@ export class BillingService {
     private readonly dataSource: DataSource,
     private readonly idempotency: IdempotencyService,
     private readonly statements: PreparedStatements,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -192,7 +194,10 @@ export class BillingService {
       throw error;
     }
     const { charged, body, stored } = rows[0];
-    if (charged && body) return body;
+    if (charged && body) {
+      this.metrics.creditsCharged.inc(dto.units);
+      return body;
+    }
     throw new ProblemException(402, 'insufficient-credits', stored.detail, undefined, stored.extensions);
   }
 
@@ -211,6 +216,7 @@ export class BillingService {
     );
     if (rows.length === 1) {
       if (idempotency && rows[0].stored === 1) idempotency.answerStored = true;
+      this.metrics.creditsCharged.inc(dto.units);
       return rows[0].body;
     }
     // Short pool: the statement wrote nothing (hence `atomicWork`: no savepoint needed).

@@ -34,6 +34,12 @@ export class ProblemDto {
   @ApiPropertyOptional({ example: '/api/v1/admin/create-user' })
   instance?: string;
 
+  @ApiPropertyOptional({
+    example: '3f2b8c1e-6a0d-4b59-9f3e-2c1d7a9e4b10',
+    description: "The request's X-Request-Id: the id it sent (when valid) or the one generated for it; it is in every log line of the request.",
+  })
+  request_id?: string;
+
   @ApiPropertyOptional({ type: [FieldErrorDto], description: 'Present on validation errors: one entry per bad field.' })
   errors?: FieldErrorDto[];
 }
@@ -78,6 +84,9 @@ export class ProblemException extends HttpException {
   }
   static gone(code: string, detail: string, extensions?: Record<string, unknown>) {
     return new ProblemException(410, code, detail, undefined, extensions);
+  }
+  static tooManyRequests(detail: string) {
+    return new ProblemException(429, 'rate-limited', detail);
   }
   static unprocessable(code: string, detail: string, fieldErrors?: FieldError[]) {
     return new ProblemException(422, code, detail, fieldErrors);

@@ -3,9 +3,11 @@ import { ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { Public } from '../common/auth.decorators';
 import { ProblemDto } from '../common/problem';
+import { NoRateLimit } from '../common/rate-limit/rate-limit.decorators';
 
 @ApiTags('health')
 @Controller('health')
+@NoRateLimit()
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,

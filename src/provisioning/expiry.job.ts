@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { DataSource } from 'typeorm';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { AppConfig } from '../config/app-config';
 import { queryRows } from '../database/query-rows';
 import { UsersService } from '../users/users.service';
@@ -30,6 +31,7 @@ export class ExpiryJob implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly config: AppConfig,
     private readonly users: UsersService,
     private readonly scheduler: SchedulerRegistry,
+    private readonly metrics: MetricsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -101,6 +103,7 @@ export class ExpiryJob implements OnApplicationBootstrap, OnModuleDestroy {
       deletedUsers += batch.users;
       deletedKeys += batch.keys;
       this.expiredTotal += batch.expired;
+      this.metrics.provisionsExpired.inc(batch.expired);
       if (batch.expired === 0) break;
     }
     if (expired > 0) {
