@@ -87,6 +87,9 @@ export class MetricsService implements OnModuleInit {
       help: 'Webhook delivery attempts by outcome.',
       labelNames: ['outcome'],
     });
+    // Labelled series are exported from the start, at 0.
+    for (const scope of ['key', 'ip']) this.rateLimited.inc({ scope }, 0);
+    for (const outcome of ['delivered', 'failed']) this.webhookDeliveries.inc({ outcome }, 0);
   }
 
   onModuleInit(): void {
