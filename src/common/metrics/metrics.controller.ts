@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Headers, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiProduces, ApiSecurity, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiOkResponse, ApiSecurity, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AppConfig } from '../../config/app-config';
@@ -27,10 +27,12 @@ export class MetricsController {
   @Get()
   @Public()
   @NoRateLimit()
-  @ApiProduces('text/plain')
   @ApiSecurity({})
   @ApiSecurity(METRICS_TOKEN_SCHEME)
-  @ApiOkResponse({ description: 'Prometheus text exposition format 0.0.4.', schema: { type: 'string' } })
+  @ApiOkResponse({
+    description: 'Prometheus text exposition format 0.0.4.',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
   @ApiUnauthorizedResponse({ type: ProblemDto, description: 'METRICS_TOKEN is set and the bearer token is missing or wrong.' })
   @Header('Cache-Control', 'no-store')
   async scrape(@Headers('authorization') authorization: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
