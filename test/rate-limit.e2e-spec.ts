@@ -8,6 +8,7 @@ describe('rate limits (per process)', () => {
   let t: TestApp;
   const logs: string[] = [];
 
+  // The operator's key makes at most 5 requests in any one minute across these tests (its limit).
   beforeAll(async () => {
     t = await startTestApp(
       { RATE_LIMIT_KEY_PER_MINUTE: '5', RATE_LIMIT_IP_PER_MINUTE: '3', LOG_LEVEL: 'info' },
@@ -79,6 +80,28 @@ describe('rate limits (per process)', () => {
     // A valid key from the same address is counted per key, not per IP.
     const user = await adminCreateUser(t, { email: 'same-ip@limits.example' });
     expect((await t.http().get('/api/v1/me').set('X-API-Key', user.api_key)).status).toBe(200);
+  });
+
+  it('a flooding client IP: made-up keys are refused (429) without a database lookup; cached valid keys still pass', async () => {
+    await withinOneWindow();
+    const fresh = await adminCreateUser(t, { email: 'fresh@limits.example' });
+    // Over the limit (3), then refused 100 times more: flooding.
+    for (let i = 0; i < 110; i++) await t.http().get('/api/v1/me');
+    const misses = async () =>
+      Number(/^provisio_key_cache_lookups_total\{result="miss"\} (\d+)$/m.exec((await t.http().get('/metrics')).text)?.[1]);
+    const before = await misses();
+    for (let i = 0; i < 5; i++) {
+      const res = await t.http().get('/api/v1/me').set('X-API-Key', generateApiKey());
+      expect(res.status).toBe(429);
+      expect(res.body.type).toMatch(problemType);
+    }
+    expect(await misses()).toBe(before);
+    // The operator's key is in the key cache: counted per key, answered.
+    expect((await t.http().get('/api/v1/me').set('X-API-Key', t.adminKey)).status).toBe(200);
+    // A valid key this instance has not verified lately is refused like the others until the
+    // window ends (the price of not querying the database for a flooding address).
+    expect((await t.http().get('/api/v1/me').set('X-API-Key', fresh.api_key)).status).toBe(429);
+    expect(await misses()).toBe(before);
   });
 
   it('does not limit /health, /metrics or /docs', async () => {

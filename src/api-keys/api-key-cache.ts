@@ -102,6 +102,14 @@ export class ApiKeyCache implements OnModuleInit, OnApplicationShutdown {
     if (index >= 0) this.dataSource.subscribers.splice(index, 1);
   }
 
+  /** What the cache alone knows of a key hash: its record, null (known unknown), or undefined (not cached). */
+  peek(keyHash: Buffer): KeyRecord | null | undefined {
+    const id = keyHash.toString('base64');
+    const hit = this.positive?.get(id);
+    if (hit) return hit;
+    return this.negative?.get(id) ? null : undefined;
+  }
+
   /**
    * The record for a key hash: from the cache, or from `load` (one database lookup, shared by
    * concurrent requests for the same hash), which then fills the cache. `null` means unknown.

@@ -47,6 +47,16 @@ export class ApiKeyGuard implements CanActivate {
       if (access === 'optional') return true;
       throw ProblemException.unauthorized('The X-API-Key header is required.');
     }
+    // A client IP that is flooding (over its limit and refused as many times again this minute) gets
+    // an answer from the key cache only: a valid cached key still counts per key; anything else is
+    // refused (429) without a database query, so made-up keys cannot exhaust the pool.
+    if (limited && this.rateLimiter.flooding('ip', request.ip)) {
+      const cached = this.verifier.verifyCached(key.trim());
+      if (!cached?.valid) {
+        await byIp(); // 429, unless a new window has begun meanwhile: then the key is checked in full
+        if (cached) throw ProblemException.unauthorized(refusalText[cached.reason]);
+      }
+    }
     const result = await this.verifier.verify(key.trim());
     if (!result.valid) {
       await byIp();

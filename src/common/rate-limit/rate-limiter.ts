@@ -8,6 +8,9 @@ import { RateLimitDecision, WindowCounter } from './window-counter';
 
 export type RateLimitScope = 'key' | 'ip';
 
+/** Refusals in a window after which a client is treated as flooding (see `flooding`). */
+export const FLOOD_REFUSALS = 100;
+
 /**
  * The contract's rate limits: RATE_LIMIT_KEY_PER_MINUTE per API key on authenticated requests,
  * RATE_LIMIT_IP_PER_MINUTE per client IP on requests without a valid key (0 turns either off), in
@@ -51,6 +54,17 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
   /** Whether requests of this scope are limited at all. */
   enabled(scope: RateLimitScope): boolean {
     return this.limits[scope] > 0;
+  }
+
+  /**
+   * Whether `id` is flooding: it has used up its limit in the current window and been refused at
+   * least as many times again, and at least FLOOD_REFUSALS times (as far as this instance knows).
+   */
+  flooding(scope: RateLimitScope, id: string): boolean {
+    const limit = this.limits[scope];
+    if (limit <= 0) return false;
+    const { used, refused } = this.counter.peek(`${scope}:${id}`);
+    return used >= limit && refused >= Math.max(limit, FLOOD_REFUSALS);
   }
 
   /** Counts one request of `id` (a key id or a client IP); throws the 429 problem when over the limit. */

@@ -35,6 +35,7 @@ describe('WindowCounter', () => {
       [false, 0],
     ]);
     expect(decisions[3]).toMatchObject({ limit: 3, resetSeconds: 50 });
+    expect(counter.peek('key:a')).toEqual({ used: 3, refused: 1 });
     expect((counter.hit('key:b', 3) as RateLimitDecision).allowed).toBe(true);
     now += 50_000; // the next minute
     expect(counter.hit('key:a', 3)).toMatchObject({ allowed: true, remaining: 2, resetSeconds: 60 });
@@ -69,7 +70,7 @@ describe('WindowCounter', () => {
     await a.flush();
     await b.hit('key:shared', 10_000);
     await b.flush();
-    expect(b.peek('key:shared')).toBe(41);
+    expect(b.peek('key:shared').used).toBe(41);
     await Promise.all([a.close(), b.close()]);
   });
 
@@ -132,8 +133,8 @@ describe('WindowCounter', () => {
     for (let i = 0; i < 100; i++) counter.hit(`ip:${i}`, 5);
     now += 60_000;
     for (let i = 100; i < 150; i++) counter.hit(`ip:${i}`, 5);
-    expect(counter.peek('ip:149')).toBe(1);
-    expect(counter.peek('ip:0')).toBe(0);
+    expect(counter.peek('ip:149').used).toBe(1);
+    expect(counter.peek('ip:0').used).toBe(0);
     expect((counter as unknown as { buckets: Map<string, unknown> }).buckets.size).toBeLessThanOrEqual(100);
   });
 });

@@ -56,6 +56,8 @@ interface Bucket {
   confirmed: number;
   pending: number;
   sending: number;
+  /** Hits refused in this window (here). */
+  refused: number;
 }
 
 export const defaultUnconfirmedCap = (limit: number) => Math.max(1, Math.floor(limit / 100));
@@ -104,7 +106,10 @@ export class WindowCounter {
     const resetSeconds = Math.max(1, Math.ceil(((window + 1) * this.windowMs - now) / 1000));
     const bucket = this.bucket(id, window);
     const used = bucket.confirmed + bucket.pending + bucket.sending;
-    if (used >= limit) return { allowed: false, limit, remaining: 0, resetSeconds };
+    if (used >= limit) {
+      bucket.refused++;
+      return { allowed: false, limit, remaining: 0, resetSeconds };
+    }
     if (this.shared && bucket.pending + bucket.sending >= this.unconfirmedCap(limit)) {
       return this.nextAnswer().then(() => this.hit(id, limit));
     }
@@ -117,11 +122,12 @@ export class WindowCounter {
     return { allowed: true, limit, remaining: limit - used - 1, resetSeconds };
   }
 
-  /** The count this instance knows for `id` in the current window (tests, diagnostics). */
-  peek(id: string): number {
+  /** The count this instance knows for `id` in the current window, and how many of its hits it refused. */
+  peek(id: string): { used: number; refused: number } {
     const bucket = this.buckets.get(id);
     const window = Math.floor(this.now() / this.windowMs);
-    return bucket && bucket.window === window ? bucket.confirmed + bucket.pending + bucket.sending : 0;
+    if (!bucket || bucket.window !== window) return { used: 0, refused: 0 };
+    return { used: bucket.confirmed + bucket.pending + bucket.sending, refused: bucket.refused };
   }
 
   /** Sends every pending hit to the store in one batch; resolves when the store answered (or failed). */
@@ -210,7 +216,7 @@ export class WindowCounter {
     } else if (this.buckets.size >= this.maxBuckets) {
       this.evict(window);
     }
-    bucket = { id, window, confirmed: 0, pending: 0, sending: 0 };
+    bucket = { id, window, confirmed: 0, pending: 0, sending: 0, refused: 0 };
     this.buckets.set(id, bucket);
     return bucket;
   }
