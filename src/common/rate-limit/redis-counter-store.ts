@@ -20,6 +20,8 @@ export class RedisCounterStore implements SharedCounterStore {
       maxRetriesPerRequest: 0,
       commandTimeout: options.commandTimeoutMs ?? 500,
       connectTimeout: 2000,
+      // How long disconnect() waits for the socket to end before destroying it (default 2 s keeps a closing process alive).
+      disconnectTimeout: 200,
       retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
       lazyConnect: true,
     });
