@@ -81,6 +81,19 @@ describe('OpenAPI document', () => {
     }
   });
 
+  it('says what redocly lint (recommended) checks: a server, and security on every operation (`[]` when public)', () => {
+    const document = doc as unknown as { servers?: unknown[]; paths: Record<string, Record<string, { security?: unknown[] }>> };
+    expect(document.servers?.length).toBeGreaterThan(0);
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        expect({ route: `${method} ${path}`, security: Array.isArray(operation.security) }).toEqual({ route: `${method} ${path}`, security: true });
+      }
+    }
+    expect(doc.paths['/health'].get.security).toEqual([]);
+    expect(doc.paths['/claim/{token}'].get.security).toEqual([]);
+    expect(doc.paths['/metrics'].get.security).toEqual(expect.arrayContaining([{}, { metrics_token: [] }]));
+  });
+
   it('documents the fields of request and response bodies', () => {
     const schemas = doc.components.schemas as Record<string, { properties?: Record<string, unknown>; required?: string[] }>;
     expect(Object.keys(schemas.CreateUserDto.properties ?? {})).toEqual(['email']);
