@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, CounterConfiguration, Gauge, GaugeConfiguration, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { droppedLogLines } from '../access-log';
 
 /** What a route label says for a request that matched no route (a 404 of the router). */
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -86,6 +87,14 @@ export class MetricsService implements OnModuleInit {
       name: 'provisio_webhook_deliveries_total',
       help: 'Webhook delivery attempts by outcome.',
       labelNames: ['outcome'],
+    });
+    this.counter({
+      name: 'provisio_log_lines_dropped_total',
+      help: 'Log lines dropped because stdout did not keep up and the bounded log buffer was full.',
+      collect() {
+        this.reset();
+        this.inc(droppedLogLines.count);
+      },
     });
     // Labelled series are exported from the start, at 0.
     for (const scope of ['key', 'ip']) this.rateLimited.inc({ scope }, 0);
