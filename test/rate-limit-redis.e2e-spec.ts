@@ -8,7 +8,7 @@ const reachable = redisReachable();
 const d = reachable ? describe : describe.skip;
 if (!reachable) console.log(`rate-limit-redis: skipped — Redis does not answer at ${TEST_REDIS_URL} (set TEST_REDIS_URL).`);
 
-const LIMIT = 200;
+const LIMIT = 100;
 const INSTANCES = 2;
 /** window-counter.ts: each instance holds at most max(1, ⌊limit / 100⌋) unconfirmed hits of a key. */
 const TOLERANCE = INSTANCES * Math.max(1, Math.floor(LIMIT / 100));
@@ -38,7 +38,8 @@ d('rate limits shared through Redis by two instances on one database', () => {
   });
 
   it(`holds the per-key limit across both: Σ 2xx ≤ ${LIMIT} + ${TOLERANCE}, and the rest are 429`, async () => {
-    await withinOneWindow();
+    // All of it inside one window (a minute), with room to spare on a busy machine.
+    await withinOneWindow(30_000);
     const user = await adminCreateUser(a, { email: 'shared@limits.example' });
     const instances = [a, b];
     const statuses: number[] = [];
@@ -58,9 +59,10 @@ d('rate limits shared through Redis by two instances on one database', () => {
     expect(ok).toBeGreaterThanOrEqual(LIMIT);
     expect(ok).toBeLessThanOrEqual(LIMIT + TOLERANCE);
 
-    // Redis holds the whole count: what both instances admitted.
+    // Redis holds the whole count: what both instances admitted, in one window.
     await Promise.all([a, b].map((t) => t.app.close()));
-    const [key] = await redis.keys(`${prefix}key:*`);
-    expect(Number(await redis.get(key))).toBe(ok);
+    const keys = await redis.keys(`${prefix}key:*`);
+    expect(keys).toHaveLength(1);
+    expect(Number(await redis.get(keys[0]))).toBe(ok);
   });
 });
