@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
+import { DataSource } from 'typeorm';
 import { adminCreateUser, startTestApp, TestApp } from './support/app';
 import { createTestDatabase, TestDatabase } from './support/database';
 import { redisReachable, TEST_REDIS_URL, withinOneWindow } from './support/rate-limit';
@@ -59,9 +60,10 @@ d('rate limits shared through Redis by two instances on one database', () => {
     expect(ok).toBeGreaterThanOrEqual(LIMIT);
     expect(ok).toBeLessThanOrEqual(LIMIT + TOLERANCE);
 
-    // Redis holds the whole count: what both instances admitted, in one window.
+    // Redis holds the whole count of the key: what both instances admitted, in one window.
+    const [{ id: keyId }] = await a.app.get(DataSource).query('SELECT id FROM api_keys WHERE user_id = $1', [user.id]);
     await Promise.all([a, b].map((t) => t.app.close()));
-    const keys = await redis.keys(`${prefix}key:*`);
+    const keys = await redis.keys(`${prefix}key:${keyId}:*`);
     expect(keys).toHaveLength(1);
     expect(Number(await redis.get(keys[0]))).toBe(ok);
   });
