@@ -8,6 +8,7 @@ import { createAppLogger, registerAccessLog } from './common/access-log';
 import { API_KEY_SCHEME } from './common/auth.decorators';
 import { METRICS_TOKEN_SCHEME } from './common/metrics/metrics.controller';
 import { frameworkErrorAsProblem, ProblemDetailsFilter } from './common/problem-details.filter';
+import { documentRateLimits } from './common/rate-limit/rate-limit.openapi';
 import { registerRequestIdHeader, requestIdOf } from './common/request-id';
 import { parseJsonRefusingDeepNesting, StrictValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
@@ -69,6 +70,7 @@ function setUpOpenApi(app: NestFastifyApplication): void {
   );
   documentProblemsAsProblemJson(document);
   declarePublicOperations(document);
+  documentRateLimits(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', swaggerOptions: { persistAuthorization: true } });
 }
 

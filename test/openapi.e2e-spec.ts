@@ -90,6 +90,11 @@ describe('OpenAPI document', () => {
       }
     }
     expect(doc.paths['/health'].get.security).toEqual([]);
+    const limited = doc.paths['/api/v1/me'].get.responses['429'] as { headers: Record<string, unknown>; content: Record<string, { schema: unknown }> };
+    expect(Object.keys(limited.headers).sort()).toEqual(['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After']);
+    expect(limited.content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/ProblemDto' });
+    expect(doc.paths['/health'].get.responses['429']).toBeUndefined();
+    expect(doc.paths['/metrics'].get.responses['429']).toBeUndefined();
     expect(doc.paths['/claim/{token}'].get.security).toEqual([]);
     expect(doc.paths['/metrics'].get.security).toEqual(expect.arrayContaining([{}, { metrics_token: [] }]));
   });
