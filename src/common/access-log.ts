@@ -13,7 +13,8 @@ export const droppedLogLines = { count: 0 };
  * its lines to sonic-boom, which writes them in the background, one write at a time, gathering
  * what arrives meanwhile into the next write. The buffer is bounded (LOG_BUFFER_MAX_BYTES: lines
  * beyond it are dropped and counted, so a stalled stdout never grows memory without bound), and
- * it is written out synchronously at process exit, so a normal close loses nothing.
+ * it is written out synchronously at process exit (here, besides pino's own exit hook), so a normal
+ * close loses nothing.
  */
 export function createAppLogger(level: string, destination?: DestinationStream): Logger {
   return pino({ level }, destination ?? stdoutDestination());
