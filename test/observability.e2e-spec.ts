@@ -90,7 +90,8 @@ describe('X-Request-Id and /metrics', () => {
       expect(text).toMatch(/^http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/users\/:id",status="404"\} 1$/m);
       expect(text).not.toContain(user.id);
       expect(text).toMatch(/^provisio_key_cache_lookups_total\{result="(hit|miss)"\} [1-9]\d*$/m);
-      expect(text).toMatch(/^provisio_db_pool_connections\{state="idle"\} \d+$/m);
+      expect(text).toMatch(/^provisio_db_pool_connections\{state="active"\} \d+$/m);
+      expect(text).toMatch(/^provisio_db_pool_connections\{state="max"\} [1-9]\d*$/m);
       expect(text).toMatch(/^provisio_rate_limited_total\{scope="key"\} 0$/m);
       expect(text).toMatch(/^provisio_webhook_deliveries_total\{outcome="delivered"\} 0$/m);
     });

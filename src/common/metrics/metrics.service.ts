@@ -3,6 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { collectDefaultMetrics, Counter, CounterConfiguration, Gauge, GaugeConfiguration, Histogram, Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
+import { AppConfig } from '../../config/app-config';
 import { droppedLogLines } from '../access-log';
 
 /** What a route label says for a request that matched no route (a 404 of the router). */
@@ -11,11 +12,6 @@ export const UNMATCHED_ROUTE = 'unmatched';
 /** Key-cache lookups by result, as ApiKeyCache counts them. */
 export type KeyCacheLookupCounts = Record<'hit' | 'negative_hit' | 'miss', number>;
 
-interface PgPoolLike {
-  totalCount: number;
-  idleCount: number;
-  waitingCount: number;
-}
 
 /**
  * The application's Prometheus registry (one per application, so two apps in one process keep
@@ -38,6 +34,7 @@ export class MetricsService implements OnModuleInit {
   constructor(
     @Optional() private readonly adapterHost?: HttpAdapterHost,
     @Optional() private readonly dataSource?: DataSource,
+    @Optional() private readonly config?: AppConfig,
   ) {
     collectDefaultMetrics({ register: this.registry });
     this.httpRequestDuration = new Histogram({
@@ -58,16 +55,17 @@ export class MetricsService implements OnModuleInit {
         for (const result of ['hit', 'negative_hit', 'miss'] as const) this.inc({ result }, counts?.[result] ?? 0);
       },
     });
-    const pool = () => this.pool();
+    const inUse = () => this.connectionsInUse();
+    const max = () => this.config?.databasePoolSize ?? 0;
     this.gauge({
       name: 'provisio_db_pool_connections',
-      help: 'Database pool connections by state: active (in use), idle, waiting (requests queued for a connection).',
+      help: 'Database pool connections by state: active (held by a query or transaction), available (max - active), max (the pool size).',
       labelNames: ['state'],
       collect() {
-        const p = pool();
-        this.set({ state: 'active' }, p ? p.totalCount - p.idleCount : 0);
-        this.set({ state: 'idle' }, p?.idleCount ?? 0);
-        this.set({ state: 'waiting' }, p?.waitingCount ?? 0);
+        const active = inUse();
+        this.set({ state: 'active' }, active);
+        this.set({ state: 'available' }, Math.max(0, max() - active));
+        this.set({ state: 'max' }, max());
       },
     });
     this.provisionsExpired = this.counter({
@@ -143,8 +141,12 @@ export class MetricsService implements OnModuleInit {
     child.observe(reply.elapsedTime / 1000);
   }
 
-  private pool(): PgPoolLike | undefined {
-    if (!this.dataSource?.isInitialized) return undefined;
-    return (this.dataSource.driver as unknown as { master?: PgPoolLike }).master;
+  /** Connections of the pool held right now, through TypeORM's public driver API (its connected query runners). */
+  private connectionsInUse(): number {
+    if (!this.dataSource?.isInitialized) return 0;
+    // A public field of TypeORM's PostgresDriver: the query runners holding a connection of the pool.
+    const driver = this.dataSource.driver as typeof this.dataSource.driver & { connectedQueryRunners?: unknown[] };
+    return driver.connectedQueryRunners?.length ?? 0;
   }
+
 }
