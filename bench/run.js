@@ -96,8 +96,7 @@ const FIGURES = [
         seconds,
         tag: `${ctx.tag}-${++ctx.runs}`,
       }),
-    reference: (ctx, seconds) =>
-      pgbench(ctx, 'create_user.sql', seconds, { domain: ctx.domain, prov_id: ctx.provisioner.id }),
+    reference: (ctx, seconds) => pgbench(ctx, 'create_user.sql', seconds, { domain: ctx.domain, prov_id: ctx.provisioner.id }),
   },
   {
     name: 'charges',
@@ -138,7 +137,10 @@ async function main() {
   const dbName = `provisio_bench_${tag}`;
   const cleanups = [];
   const cleanup = async () => {
-    while (cleanups.length) await cleanups.pop()().catch((e) => console.error('cleanup:', e.message));
+    while (cleanups.length)
+      await cleanups
+        .pop()()
+        .catch((e) => console.error('cleanup:', e.message));
   };
   process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
   try {
@@ -164,7 +166,9 @@ async function main() {
     for (const figure of FIGURES) {
       if (wanted && !wanted.has(figure.name)) continue;
       if (!figure.available(ctx)) {
-        console.log(`- ${figure.name}: skipped, ${figure.name === 'me_redis' ? `Redis does not answer at ${REDIS_URL}` : 'the service has no such route yet'}`);
+        console.log(
+          `- ${figure.name}: skipped, ${figure.name === 'me_redis' ? `Redis does not answer at ${REDIS_URL}` : 'the service has no such route yet'}`,
+        );
         continue;
       }
       results.push(await measure(figure, ctx));
@@ -261,12 +265,25 @@ function report(results, peakRssMb, ledgerConsistent) {
       (r.ratio >= target ? 'ok' : 'BELOW') + (r.service.failed ? ` (${r.service.failed} non-2xx!)` : ''),
     ]);
   }
-  rows.push(['peak RSS', `${round(peakRssMb, 1)} MB`, '', '', '', '', '', '', `≤ ${RSS_TARGET_MB} MB`, peakRssMb <= RSS_TARGET_MB ? 'ok' : 'ABOVE']);
+  rows.push([
+    'peak RSS',
+    `${round(peakRssMb, 1)} MB`,
+    '',
+    '',
+    '',
+    '',
+    '',
+    '',
+    `≤ ${RSS_TARGET_MB} MB`,
+    peakRssMb <= RSS_TARGET_MB ? 'ok' : 'ABOVE',
+  ]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   console.log(`\nResults (${SECONDS} s runs, median of ${PAIRS} pairs, ${require('node:os').cpus().length} CPUs):`);
   for (const row of rows) console.log('  ' + row.map((cell, i) => cell.padEnd(widths[i])).join('  '));
   if (ledgerConsistent !== undefined) {
-    console.log(`\nLedger check after the charges runs: balance = Σ ledger and never below 0: ${ledgerConsistent ? 'yes' : 'NO'}`);
+    console.log(
+      `\nLedger check after the charges runs: balance = Σ ledger and never below 0: ${ledgerConsistent ? 'yes' : 'NO'}`,
+    );
   }
 }
 
@@ -306,7 +323,9 @@ async function startService(databaseUrl, adminKey, env = {}) {
     if (Date.now() > deadline) throw new Error(`the service did not answer /health within 60 s; see ${log}`);
     await sleep(200);
   }
-  console.log(`Service: node dist/src/main.js (pid ${child.pid}, NODE_ENV=production, LOG_LEVEL=${process.env.BENCH_LOG_LEVEL || 'info'}, logs in bench/.work/${path.basename(log)})`);
+  console.log(
+    `Service: node dist/src/main.js (pid ${child.pid}, NODE_ENV=production, LOG_LEVEL=${process.env.BENCH_LOG_LEVEL || 'info'}, logs in bench/.work/${path.basename(log)})`,
+  );
   let hwm = 0;
   return {
     url,
@@ -336,7 +355,8 @@ async function startFastifyReference(key, body) {
   });
   const url = `http://127.0.0.1:${port}`;
   const check = await api(url, 'GET', '/api/v1/me', key);
-  if (check.status !== 200 || check.text !== JSON.stringify(body)) throw new Error('the reference does not answer like the service');
+  if (check.status !== 200 || check.text !== JSON.stringify(body))
+    throw new Error('the reference does not answer like the service');
   return {
     url,
     stop: async () => {
@@ -366,9 +386,19 @@ function pgbench(ctx, script, seconds, vars) {
   return new Promise((resolve, reject) => {
     const prefix = path.join(WORK, `pgbench-${process.pid}-${++ctx.runs}`);
     const args = [
-      '-n', '-M', 'prepared', '-c', '16', '-j', '2', '-T', String(seconds),
-      '-f', path.join(__dirname, 'pgbench', script),
-      '-l', `--log-prefix=${prefix}`,
+      '-n',
+      '-M',
+      'prepared',
+      '-c',
+      '16',
+      '-j',
+      '2',
+      '-T',
+      String(seconds),
+      '-f',
+      path.join(__dirname, 'pgbench', script),
+      '-l',
+      `--log-prefix=${prefix}`,
       ...Object.entries(vars).flatMap(([k, v]) => ['-D', `${k}=${v}`]),
       ctx.dbUrl,
     ];
@@ -459,8 +489,14 @@ async function checkNoOverspend(ctx) {
   });
   if (granted.status !== 201 && granted.status !== 200) throw new Error(`grant: ${granted.status} ${granted.text}`);
   const run = await autocannon({
-    url: ctx.baseUrl, kind: 'charges', path: '/api/v1/billing/charges', apiKey: owner.json.api_key,
-    connections: 16, seconds: 1, units: 1, tag: `${ctx.tag}-short`,
+    url: ctx.baseUrl,
+    kind: 'charges',
+    path: '/api/v1/billing/charges',
+    apiKey: owner.json.api_key,
+    connections: 16,
+    seconds: 1,
+    units: 1,
+    tag: `${ctx.tag}-short`,
   });
   const client = new Client({ connectionString: ctx.dbUrl });
   await client.connect();

@@ -65,7 +65,10 @@ function setUpOpenApi(app: NestFastifyApplication): void {
       .setVersion('1')
       .addServer('/', 'This service (paths are relative to where the document is served)')
       .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A Provisio API key (pvk_…)' }, API_KEY_SCHEME)
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when the service sets one' }, METRICS_TOKEN_SCHEME)
+      .addBearerAuth(
+        { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when the service sets one' },
+        METRICS_TOKEN_SCHEME,
+      )
       .build(),
   );
   documentProblemsAsProblemJson(document);

@@ -7,7 +7,11 @@ describe('X-Request-Id and /metrics', () => {
   let t: TestApp;
   const lines: string[] = [];
   const entries = () =>
-    lines.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, any>);
+    lines
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, any>);
   const turnEnd = () => new Promise((resolve) => setImmediate(resolve));
 
   beforeAll(async () => {
@@ -49,7 +53,12 @@ describe('X-Request-Id and /metrics', () => {
     it('is on problems of unknown routes, bad bodies and framework errors', async () => {
       const responses = [
         await t.http().get('/no/such/route'),
-        await t.http().post('/api/v1/admin/users').set('X-API-Key', t.adminKey).set('Content-Type', 'application/json').send('{bad'),
+        await t
+          .http()
+          .post('/api/v1/admin/users')
+          .set('X-API-Key', t.adminKey)
+          .set('Content-Type', 'application/json')
+          .send('{bad'),
         await t.http().get('/api/v1/users/%E0%A4%A'),
       ];
       for (const res of responses) {
@@ -98,12 +107,21 @@ describe('X-Request-Id and /metrics', () => {
 
     it('counts credits charged', async () => {
       const owner = await adminCreateUser(t, { email: 'owner@charged.example' });
-      const grant = await t.http().post('/api/v1/admin/credits').set('X-API-Key', t.adminKey).set('Idempotency-Key', 'metrics-grant')
+      const grant = await t
+        .http()
+        .post('/api/v1/admin/credits')
+        .set('X-API-Key', t.adminKey)
+        .set('Idempotency-Key', 'metrics-grant')
         .send({ domain: 'charged.example', amount: 100 });
       expect(grant.status).toBeLessThan(300);
       const before = Number(/^provisio_credits_charged_total (\d+)$/m.exec((await t.http().get('/metrics')).text)?.[1]);
       for (const key of ['c1', 'c2', 'c1']) {
-        const res = await t.http().post('/api/v1/billing/charges').set('X-API-Key', owner.api_key).set('Idempotency-Key', key).send({ units: 7 });
+        const res = await t
+          .http()
+          .post('/api/v1/billing/charges')
+          .set('X-API-Key', owner.api_key)
+          .set('Idempotency-Key', key)
+          .send({ units: 7 });
         expect(res.status).toBe(201);
       }
       const after = Number(/^provisio_credits_charged_total (\d+)$/m.exec((await t.http().get('/metrics')).text)?.[1]);

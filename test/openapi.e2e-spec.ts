@@ -62,36 +62,50 @@ describe('OpenAPI document', () => {
     expect(res.text).toContain('swagger');
   });
 
-  it.each(CONTRACT_ROUTES)('documents $method $path with its success and problem responses', ({ method, path, public: isPublic }) => {
-    const operation = doc.paths[path]?.[method];
-    expect(operation).toBeDefined();
-    const statuses = Object.keys(operation.responses);
-    expect(statuses.some((s) => s.startsWith('2'))).toBe(true);
-    const errors = statuses.filter((s) => /^[45]/.test(s));
-    expect(errors.length).toBeGreaterThan(0);
-    for (const status of errors) {
-      const schema = operation.responses[status].content?.['application/json']?.schema;
-      if (path === '/health') continue; // terminus documents its own 503 body
-      if (path === '/claim/{token}') continue; // an HTML page: its errors are HTML too
-      expect({ status, ref: schema?.$ref }).toEqual({ status, ref: '#/components/schemas/ProblemDto' });
-    }
-    if (!isPublic) {
-      expect(operation.security).toEqual(expect.arrayContaining([{ api_key: [] }]));
-      expect(statuses).toContain('401');
-    }
-  });
+  it.each(CONTRACT_ROUTES)(
+    'documents $method $path with its success and problem responses',
+    ({ method, path, public: isPublic }) => {
+      const operation = doc.paths[path]?.[method];
+      expect(operation).toBeDefined();
+      const statuses = Object.keys(operation.responses);
+      expect(statuses.some((s) => s.startsWith('2'))).toBe(true);
+      const errors = statuses.filter((s) => /^[45]/.test(s));
+      expect(errors.length).toBeGreaterThan(0);
+      for (const status of errors) {
+        const schema = operation.responses[status].content?.['application/json']?.schema;
+        if (path === '/health') continue; // terminus documents its own 503 body
+        if (path === '/claim/{token}') continue; // an HTML page: its errors are HTML too
+        expect({ status, ref: schema?.$ref }).toEqual({ status, ref: '#/components/schemas/ProblemDto' });
+      }
+      if (!isPublic) {
+        expect(operation.security).toEqual(expect.arrayContaining([{ api_key: [] }]));
+        expect(statuses).toContain('401');
+      }
+    },
+  );
 
   it('says what redocly lint (recommended) checks: a server, and security on every operation (`[]` when public)', () => {
     const document = doc as unknown as { servers?: unknown[]; paths: Record<string, Record<string, { security?: unknown[] }>> };
     expect(document.servers?.length).toBeGreaterThan(0);
     for (const [path, item] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(item)) {
-        expect({ route: `${method} ${path}`, security: Array.isArray(operation.security) }).toEqual({ route: `${method} ${path}`, security: true });
+        expect({ route: `${method} ${path}`, security: Array.isArray(operation.security) }).toEqual({
+          route: `${method} ${path}`,
+          security: true,
+        });
       }
     }
     expect(doc.paths['/health'].get.security).toEqual([]);
-    const limited = doc.paths['/api/v1/me'].get.responses['429'] as { headers: Record<string, unknown>; content: Record<string, { schema: unknown }> };
-    expect(Object.keys(limited.headers).sort()).toEqual(['RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'Retry-After']);
+    const limited = doc.paths['/api/v1/me'].get.responses['429'] as {
+      headers: Record<string, unknown>;
+      content: Record<string, { schema: unknown }>;
+    };
+    expect(Object.keys(limited.headers).sort()).toEqual([
+      'RateLimit-Limit',
+      'RateLimit-Remaining',
+      'RateLimit-Reset',
+      'Retry-After',
+    ]);
     expect(limited.content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/ProblemDto' });
     expect(doc.paths['/health'].get.responses['429']).toBeUndefined();
     expect(doc.paths['/metrics'].get.responses['429']).toBeUndefined();

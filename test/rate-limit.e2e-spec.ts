@@ -70,7 +70,10 @@ describe('rate limits (per process)', () => {
     expect(claim.headers['ratelimit-remaining']).toBe('0');
     for (const res of [
       await t.http().get(`/claim/pvc_${'B'.repeat(32)}`),
-      await t.http().post(`/api/v1/claims/pvc_${'C'.repeat(32)}`).send({ email: 'x@y.example' }),
+      await t
+        .http()
+        .post(`/api/v1/claims/pvc_${'C'.repeat(32)}`)
+        .send({ email: 'x@y.example' }),
       await t.http().get('/api/v1/me').set('X-API-Key', generateApiKey()),
     ]) {
       expect(res.status).toBe(429);
@@ -115,7 +118,10 @@ describe('rate limits (per process)', () => {
   });
 
   it('0 turns a limit off', async () => {
-    const open = await startTestApp({ RATE_LIMIT_KEY_PER_MINUTE: '0', RATE_LIMIT_IP_PER_MINUTE: '0' }, { db: t.db, adminKey: t.adminKey });
+    const open = await startTestApp(
+      { RATE_LIMIT_KEY_PER_MINUTE: '0', RATE_LIMIT_IP_PER_MINUTE: '0' },
+      { db: t.db, adminKey: t.adminKey },
+    );
     try {
       for (let i = 0; i < 10; i++) {
         const res = await open.http().get('/api/v1/me').set('X-API-Key', open.adminKey);

@@ -8,10 +8,6 @@ import { RoleGuard } from './role.guard';
 /** Registers the global guards, in order: authenticate (ApiKeyGuard), then authorize (RoleGuard). */
 @Module({
   imports: [ApiKeysModule],
-  providers: [
-    RateLimiter,
-    { provide: APP_GUARD, useClass: ApiKeyGuard },
-    { provide: APP_GUARD, useClass: RoleGuard },
-  ],
+  providers: [RateLimiter, { provide: APP_GUARD, useClass: ApiKeyGuard }, { provide: APP_GUARD, useClass: RoleGuard }],
 })
 export class AuthModule {}

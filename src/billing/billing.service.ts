@@ -160,12 +160,9 @@ export class BillingService {
       const answered = await this.chargeOnce(principal, dto, idempotency);
       if (answered) return answered;
     }
-    return this.idempotency.run(
-      organizationId,
-      idempotency,
-      (manager) => this.debit(manager, principal, dto, idempotency),
-      { atomicWork: true },
-    );
+    return this.idempotency.run(organizationId, idempotency, (manager) => this.debit(manager, principal, dto, idempotency), {
+      atomicWork: true,
+    });
   }
 
   /**
@@ -177,7 +174,11 @@ export class BillingService {
     dto: CreateChargeDto,
     idempotency: IdempotentRequest,
   ): Promise<LedgerEntryDto | null> {
-    let rows: { charged: boolean; body: LedgerEntryDto | null; stored: { detail: string; extensions: Record<string, unknown> } }[];
+    let rows: {
+      charged: boolean;
+      body: LedgerEntryDto | null;
+      stored: { detail: string; extensions: Record<string, unknown> };
+    }[];
     try {
       rows = await this.statements.query(CHARGE_ONCE, [
         dto.units,
@@ -249,9 +250,7 @@ export class BillingService {
         idempotency?.key ?? null,
       ]);
       if (rows.length === 1) return toLedgerEntryDto(rows[0]);
-      const found: { balance: number }[] = await manager.query(`SELECT balance FROM organizations WHERE domain = $1`, [
-        domain,
-      ]);
+      const found: { balance: number }[] = await manager.query(`SELECT balance FROM organizations WHERE domain = $1`, [domain]);
       if (found.length === 0) throw ProblemException.notFound(`No organization has the domain ${domain}.`);
       const balance = found[0].balance;
       if (dto.amount < 0) {
@@ -301,9 +300,8 @@ export class BillingService {
     if (since && until && since.getTime() > until.getTime()) {
       throw ProblemException.validation([{ field: 'until', message: 'until must not be before since' }]);
     }
-    const rows: { user_id: string | null; email: string | null; units: string; charges: number }[] =
-      await this.dataSource.query(
-        `SELECT l.user_id, u.email, sum(-l.delta)::bigint AS units, count(*)::int AS charges
+    const rows: { user_id: string | null; email: string | null; units: string; charges: number }[] = await this.dataSource.query(
+      `SELECT l.user_id, u.email, sum(-l.delta)::bigint AS units, count(*)::int AS charges
            FROM credit_ledger_entries l
            LEFT JOIN users u ON u.id = l.user_id
           WHERE l.organization_id = $1
@@ -312,8 +310,8 @@ export class BillingService {
             AND ($3::timestamptz IS NULL OR l.created_at < $3::timestamptz)
           GROUP BY l.user_id, u.email
           ORDER BY units DESC, l.user_id`,
-        [principal.organizationId, since?.toISOString() ?? null, until?.toISOString() ?? null],
-      );
+      [principal.organizationId, since?.toISOString() ?? null, until?.toISOString() ?? null],
+    );
     const data = rows.map((row) => ({
       user_id: row.user_id,
       email: row.email,
@@ -330,9 +328,7 @@ export class BillingService {
   }
 
   private async currentBalance(manager: EntityManager, organizationId: string): Promise<number> {
-    const rows: { balance: number }[] = await manager.query(`SELECT balance FROM organizations WHERE id = $1`, [
-      organizationId,
-    ]);
+    const rows: { balance: number }[] = await manager.query(`SELECT balance FROM organizations WHERE id = $1`, [organizationId]);
     return rows[0]?.balance ?? 0;
   }
 }

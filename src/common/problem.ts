@@ -36,7 +36,8 @@ export class ProblemDto {
 
   @ApiPropertyOptional({
     example: '3f2b8c1e-6a0d-4b59-9f3e-2c1d7a9e4b10',
-    description: "The request's X-Request-Id: the id it sent (when valid) or the one generated for it; it is in every log line of the request.",
+    description:
+      "The request's X-Request-Id: the id it sent (when valid) or the one generated for it; it is in every log line of the request.",
   })
   request_id?: string;
 
@@ -63,12 +64,7 @@ export class ProblemException extends HttpException {
     return new ProblemException(400, code, detail, fieldErrors);
   }
   static validation(fieldErrors: FieldError[], detail?: string) {
-    return new ProblemException(
-      400,
-      'validation-failed',
-      detail ?? fieldErrors.map((e) => e.message).join('; '),
-      fieldErrors,
-    );
+    return new ProblemException(400, 'validation-failed', detail ?? fieldErrors.map((e) => e.message).join('; '), fieldErrors);
   }
   static unauthorized(detail = 'A valid API key is required in the X-API-Key header.') {
     return new ProblemException(401, 'unauthorized', detail);

@@ -35,7 +35,10 @@ export class MetricsController {
   })
   @ApiUnauthorizedResponse({ type: ProblemDto, description: 'METRICS_TOKEN is set and the bearer token is missing or wrong.' })
   @Header('Cache-Control', 'no-store')
-  async scrape(@Headers('authorization') authorization: string | undefined, @Res({ passthrough: true }) reply: FastifyReply): Promise<string> {
+  async scrape(
+    @Headers('authorization') authorization: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<string> {
     if (this.tokenDigest && !this.authorized(authorization)) {
       void reply.header('WWW-Authenticate', 'Bearer realm="metrics"');
       throw ProblemException.unauthorized('GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.');

@@ -1,7 +1,15 @@
 import { Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { collectDefaultMetrics, Counter, CounterConfiguration, Gauge, GaugeConfiguration, Histogram, Registry } from 'prom-client';
+import {
+  collectDefaultMetrics,
+  Counter,
+  CounterConfiguration,
+  Gauge,
+  GaugeConfiguration,
+  Histogram,
+  Registry,
+} from 'prom-client';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
 import { droppedLogLines } from '../access-log';
@@ -11,7 +19,6 @@ export const UNMATCHED_ROUTE = 'unmatched';
 
 /** Key-cache lookups by result, as ApiKeyCache counts them. */
 export type KeyCacheLookupCounts = Record<'hit' | 'negative_hit' | 'miss', number>;
-
 
 /**
  * The application's Prometheus registry (one per application, so two apps in one process keep
@@ -148,5 +155,4 @@ export class MetricsService implements OnModuleInit {
     const driver = this.dataSource.driver as typeof this.dataSource.driver & { connectedQueryRunners?: unknown[] };
     return driver.connectedQueryRunners?.length ?? 0;
   }
-
 }

@@ -34,7 +34,13 @@ export class RedisCounterStore implements SharedCounterStore {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
     try {
-      return await Promise.race([this.redis.connect().then(() => true, () => false), timeout]);
+      return await Promise.race([
+        this.redis.connect().then(
+          () => true,
+          () => false,
+        ),
+        timeout,
+      ]);
     } finally {
       clearTimeout(timer);
     }

@@ -78,17 +78,20 @@ describe('WindowCounter', () => {
     [10, 2],
     [120, 3],
     [1000, 4],
-  ])('shared by %i-request limit on %i instances: the total admitted stays within limit + instances × cap', async (limit, instances) => {
-    const store = new MemoryStore(2);
-    const counters = Array.from({ length: instances }, () => new WindowCounter({ store, flushIntervalMs: 10, now: clock }));
-    const tries = Array.from({ length: limit * 3 }, (_, i) => counters[i % instances].hit('key:hot', limit));
-    const admitted = (await Promise.all(tries.map(allowed))).filter(Boolean).length;
-    await Promise.all(counters.map((c) => c.close()));
-    const cap = Math.max(1, Math.floor(limit / 100));
-    expect(admitted).toBeGreaterThanOrEqual(limit);
-    expect(admitted).toBeLessThanOrEqual(limit + instances * cap);
-    expect(store.counts.get(`key:hot:${Math.floor(now / 60_000)}`)).toBe(admitted);
-  });
+  ])(
+    'shared by %i-request limit on %i instances: the total admitted stays within limit + instances × cap',
+    async (limit, instances) => {
+      const store = new MemoryStore(2);
+      const counters = Array.from({ length: instances }, () => new WindowCounter({ store, flushIntervalMs: 10, now: clock }));
+      const tries = Array.from({ length: limit * 3 }, (_, i) => counters[i % instances].hit('key:hot', limit));
+      const admitted = (await Promise.all(tries.map(allowed))).filter(Boolean).length;
+      await Promise.all(counters.map((c) => c.close()));
+      const cap = Math.max(1, Math.floor(limit / 100));
+      expect(admitted).toBeGreaterThanOrEqual(limit);
+      expect(admitted).toBeLessThanOrEqual(limit + instances * cap);
+      expect(store.counts.get(`key:hot:${Math.floor(now / 60_000)}`)).toBe(admitted);
+    },
+  );
 
   it('a hit beyond the unconfirmed cap waits for the store, then is decided on the new total', async () => {
     const store = new MemoryStore(5);
