@@ -71,7 +71,6 @@ function setUpOpenApi(app: NestFastifyApplication): void {
       )
       .build(),
   );
-  documentProblemsAsProblemJson(document);
   declarePublicOperations(document);
   documentRateLimits(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', swaggerOptions: { persistAuthorization: true } });
@@ -85,24 +84,6 @@ function declarePublicOperations(document: OpenAPIObject): void {
   for (const pathItem of Object.values(document.paths)) {
     for (const operation of Object.values(pathItem) as ({ security?: unknown[]; responses?: object } | undefined)[]) {
       if (operation?.responses && operation.security === undefined) operation.security = [];
-    }
-  }
-}
-
-/**
- * Every error of this API is sent as `application/problem+json`; @nestjs/swagger documents the
- * ProblemDto responses as `application/json`. Each 4xx/5xx ProblemDto response is documented under
- * `application/problem+json` first, keeping `application/json` for generators that only read that.
- */
-function documentProblemsAsProblemJson(document: OpenAPIObject): void {
-  type Response = { content?: Record<string, { schema?: object }> };
-  for (const pathItem of Object.values(document.paths)) {
-    for (const operation of Object.values(pathItem) as { responses?: Record<string, Response> }[]) {
-      for (const [status, response] of Object.entries(operation?.responses ?? {})) {
-        const json = response.content?.['application/json'];
-        if (!/^[45]/.test(status) || !json || !('$ref' in (json.schema ?? {}))) continue;
-        response.content = { 'application/problem+json': json, ...response.content };
-      }
     }
   }
 }

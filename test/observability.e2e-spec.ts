@@ -1,6 +1,13 @@
 import { generateApiKey } from '../src/api-keys/api-key-format';
 import { adminCreateUser, startTestApp, TestApp } from './support/app';
 
+/** An access-log line, as far as these tests read it. */
+interface LogEntry {
+  msg: string;
+  request_id?: string;
+  req?: { id: string };
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('X-Request-Id and /metrics', () => {
@@ -11,7 +18,7 @@ describe('X-Request-Id and /metrics', () => {
       .join('')
       .split('\n')
       .filter(Boolean)
-      .map((line) => JSON.parse(line) as Record<string, any>);
+      .map((line) => JSON.parse(line) as LogEntry);
   const turnEnd = () => new Promise((resolve) => setImmediate(resolve));
 
   beforeAll(async () => {

@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiKeyVerifier, KeyRefusal } from '../api-keys/api-key-verifier';
 import { Access, ACCESS_METADATA, API_KEY_HEADER, RequestWithPrincipal } from '../common/auth.decorators';
-import { ProblemException } from '../common/problem';
+import { Problems } from '../common/problem';
 import { NO_RATE_LIMIT_METADATA } from '../common/rate-limit/rate-limit.decorators';
 import { RateLimiter } from '../common/rate-limit/rate-limiter';
 
@@ -45,7 +45,7 @@ export class ApiKeyGuard implements CanActivate {
     if (key === undefined || key === '') {
       await byIp();
       if (access === 'optional') return true;
-      throw ProblemException.unauthorized('The X-API-Key header is required.');
+      throw Problems.unauthorized('The X-API-Key header is required.');
     }
     // A client IP that is flooding (over its limit and refused as many times again this minute) gets
     // an answer from the key cache only: a valid cached key still counts per key; anything else is
@@ -54,13 +54,13 @@ export class ApiKeyGuard implements CanActivate {
       const cached = this.verifier.verifyCached(key.trim());
       if (!cached?.valid) {
         await byIp(); // 429, unless a new window has begun meanwhile: then the key is checked in full
-        if (cached) throw ProblemException.unauthorized(refusalText[cached.reason]);
+        if (cached) throw Problems.unauthorized(refusalText[cached.reason]);
       }
     }
     const result = await this.verifier.verify(key.trim());
     if (!result.valid) {
       await byIp();
-      throw ProblemException.unauthorized(refusalText[result.reason]);
+      throw Problems.unauthorized(refusalText[result.reason]);
     }
     request.principal = result.principal;
     if (limited) {

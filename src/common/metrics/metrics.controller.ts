@@ -1,10 +1,11 @@
 import { Controller, Get, Header, Headers, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiSecurity, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiOkResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AppConfig } from '../../config/app-config';
 import { Public } from '../auth.decorators';
-import { ProblemDto, ProblemException } from '../problem';
+import { ApiProblems } from '../api-problems.decorator';
+import { Problems } from '../problem';
 import { NoRateLimit } from '../rate-limit/rate-limit.decorators';
 import { MetricsService } from './metrics.service';
 
@@ -33,7 +34,7 @@ export class MetricsController {
     description: 'Prometheus text exposition format 0.0.4.',
     content: { 'text/plain': { schema: { type: 'string' } } },
   })
-  @ApiUnauthorizedResponse({ type: ProblemDto, description: 'METRICS_TOKEN is set and the bearer token is missing or wrong.' })
+  @ApiProblems({ 401: 'METRICS_TOKEN is set and the bearer token is missing or wrong.' })
   @Header('Cache-Control', 'no-store')
   async scrape(
     @Headers('authorization') authorization: string | undefined,
@@ -41,7 +42,7 @@ export class MetricsController {
   ): Promise<string> {
     if (this.tokenDigest && !this.authorized(authorization)) {
       void reply.header('WWW-Authenticate', 'Bearer realm="metrics"');
-      throw ProblemException.unauthorized('GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.');
+      throw Problems.unauthorized('GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.');
     }
     void reply.header('Content-Type', this.metrics.contentType);
     return this.metrics.metrics();

@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import type { FastifyReply } from 'fastify';
 import { AppConfig } from '../../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
-import { ProblemException } from '../problem';
+import { Problems } from '../problem';
 import { RedisCounterStore } from './redis-counter-store';
 import { RateLimitDecision, WindowCounter } from './window-counter';
 
@@ -84,11 +84,7 @@ export class RateLimiter implements OnModuleInit, OnApplicationShutdown {
     if (decision.allowed) return;
     this.metrics.rateLimited.inc({ scope });
     void reply.header('retry-after', decision.resetSeconds);
-    throw ProblemException.tooManyRequests(
-      scope === 'key'
-        ? `This API key has made ${decision.limit} requests this minute, its limit; retry in ${decision.resetSeconds} s.`
-        : `This client address has made ${decision.limit} requests without a valid API key this minute, its limit; retry in ${decision.resetSeconds} s.`,
-    );
+    throw Problems.rateLimited(scope, decision.limit, decision.resetSeconds);
   }
 
   private reportStore(up: boolean, error?: unknown): void {

@@ -133,9 +133,9 @@ describe('WindowCounter', () => {
 
   it('keeps at most maxBuckets buckets, dropping past windows first', () => {
     const counter = new WindowCounter({ now: clock, maxBuckets: 100 });
-    for (let i = 0; i < 100; i++) counter.hit(`ip:${i}`, 5);
+    for (let i = 0; i < 100; i++) expect(counter.hit(`ip:${i}`, 5)).toMatchObject({ allowed: true });
     now += 60_000;
-    for (let i = 100; i < 150; i++) counter.hit(`ip:${i}`, 5);
+    for (let i = 100; i < 150; i++) expect(counter.hit(`ip:${i}`, 5)).toMatchObject({ allowed: true });
     expect(counter.peek('ip:149').used).toBe(1);
     expect(counter.peek('ip:0').used).toBe(0);
     expect((counter as unknown as { buckets: Map<string, unknown> }).buckets.size).toBeLessThanOrEqual(100);
