@@ -101,11 +101,11 @@ describe('OpenAPI document', () => {
 
   it('documents the statuses each billing, provision and claim route answers', () => {
     const statusesOf = (method: string, path: string) => Object.keys(doc.paths[path][method].responses).sort();
-    expect(statusesOf('post', '/api/v1/billing/charges')).toEqual(['201', '400', '401', '402', '409', '422']);
-    expect(statusesOf('post', '/api/v1/admin/credits')).toEqual(['201', '400', '401', '403', '404', '409', '422']);
-    expect(statusesOf('get', '/api/v1/billing/ledger')).toEqual(['200', '400', '401', '403']);
-    expect(statusesOf('get', '/api/v1/billing/usage')).toEqual(['200', '400', '401', '403']);
-    expect(statusesOf('get', '/api/v1/billing/balance')).toEqual(['200', '401']);
+    expect(statusesOf('post', '/api/v1/billing/charges')).toEqual(['201', '400', '401', '402', '409', '422', '429']);
+    expect(statusesOf('post', '/api/v1/admin/credits')).toEqual(['201', '400', '401', '403', '404', '409', '422', '429']);
+    expect(statusesOf('get', '/api/v1/billing/ledger')).toEqual(['200', '400', '401', '403', '429']);
+    expect(statusesOf('get', '/api/v1/billing/usage')).toEqual(['200', '400', '401', '403', '429']);
+    expect(statusesOf('get', '/api/v1/billing/balance')).toEqual(['200', '401', '429']);
     expect(statusesOf('delete', '/api/v1/provisions/{id}')).toEqual(expect.arrayContaining(['204', '404', '409']));
     expect(statusesOf('post', '/api/v1/claims/{token}')).toEqual(expect.arrayContaining(['200', '404', '410']));
     expect(statusesOf('get', '/claim/{token}')).toEqual(expect.arrayContaining(['200', '404', '410']));
@@ -137,6 +137,35 @@ describe('OpenAPI document', () => {
     for (const path of ['/api/v1/admin/create-user', '/api/v1/provisions']) {
       expect(doc.paths[path].post.parameters?.map((p) => p.name)).toContain('Idempotency-Key');
     }
+  });
+
+  it('says what redocly lint (recommended) checks: a server, and security on every operation (`[]` when public)', () => {
+    const document = doc as unknown as { servers?: unknown[]; paths: Record<string, Record<string, { security?: unknown[] }>> };
+    expect(document.servers?.length).toBeGreaterThan(0);
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        expect({ route: `${method} ${path}`, security: Array.isArray(operation.security) }).toEqual({
+          route: `${method} ${path}`,
+          security: true,
+        });
+      }
+    }
+    expect(doc.paths['/health'].get.security).toEqual([]);
+    const limited = doc.paths['/api/v1/me'].get.responses['429'] as {
+      headers: Record<string, unknown>;
+      content: Record<string, { schema: unknown }>;
+    };
+    expect(Object.keys(limited.headers).sort()).toEqual([
+      'RateLimit-Limit',
+      'RateLimit-Remaining',
+      'RateLimit-Reset',
+      'Retry-After',
+    ]);
+    expect(limited.content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/ProblemDto' });
+    expect(doc.paths['/health'].get.responses['429']).toBeUndefined();
+    expect(doc.paths['/metrics'].get.responses['429']).toBeUndefined();
+    expect(doc.paths['/claim/{token}'].get.security).toEqual([]);
+    expect(doc.paths['/metrics'].get.security).toEqual(expect.arrayContaining([{}, { metrics_token: [] }]));
   });
 
   it('documents the fields of request and response bodies', () => {

@@ -38,6 +38,7 @@ const EXPECTED_STATUS: Record<ProblemCode, number> = {
   [ProblemCode.IdempotencyKeyReused]: 422,
   [ProblemCode.BalanceWouldGoNegative]: 422,
   [ProblemCode.BalanceLimitExceeded]: 422,
+  [ProblemCode.RateLimited]: 429,
 };
 
 /** One problem of every factory, to check what all of them share. */
@@ -65,6 +66,7 @@ const EVERY_FACTORY: Record<keyof typeof Problems, () => ProblemException> = {
   idempotencyKeyReused: () => Problems.idempotencyKeyReused(),
   balanceWouldGoNegative: () => Problems.balanceWouldGoNegative({ domain: 'b.example', balance: 4, amount: -5 }),
   balanceLimitExceeded: () => Problems.balanceLimitExceeded({ domain: 'b.example', balance: 4, amount: 10, max: 10 }),
+  rateLimited: () => Problems.rateLimited('key', 6000, 42),
 };
 
 /** What IdempotencyService stores of a problem it answered. */

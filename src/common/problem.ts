@@ -34,6 +34,13 @@ export class ProblemDto {
   @ApiPropertyOptional({ example: '/api/v1/admin/create-user' })
   instance?: string;
 
+  @ApiPropertyOptional({
+    example: '3f2b8c1e-6a0d-4b59-9f3e-2c1d7a9e4b10',
+    description:
+      "The request's X-Request-Id: the id it sent (when valid) or the one generated for it; it is in every log line of the request.",
+  })
+  request_id?: string;
+
   @ApiPropertyOptional({ type: [FieldErrorDto], description: 'Present on validation errors: one entry per bad field.' })
   errors?: FieldErrorDto[];
 }
@@ -70,10 +77,11 @@ export enum ProblemCode {
   IdempotencyKeyReused = 'idempotency-key-reused',
   BalanceWouldGoNegative = 'balance-would-go-negative',
   BalanceLimitExceeded = 'balance-limit-exceeded',
+  RateLimited = 'rate-limited',
 }
 
 /** The HTTP statuses a problem of this API can have. */
-export type ProblemStatus = 400 | 401 | 402 | 403 | 404 | 409 | 410 | 422;
+export type ProblemStatus = 400 | 401 | 402 | 403 | 404 | 409 | 410 | 422 | 429;
 
 /** Compile-time exhaustiveness: a switch over a union that reaches this has missed a member. */
 export function assertUnreachable(value: never): never {
@@ -117,6 +125,8 @@ export function problemStatus(code: ProblemCode): ProblemStatus {
     case ProblemCode.BalanceWouldGoNegative:
     case ProblemCode.BalanceLimitExceeded:
       return 422;
+    case ProblemCode.RateLimited:
+      return 429;
     default:
       return assertUnreachable(code);
   }
@@ -355,6 +365,18 @@ export const Problems = {
         errors: [{ field: 'amount', message: `amount must be at most ${max - balance} for this pool` }],
         extensions: { balance },
       },
+    );
+  },
+
+  /**
+   * 429: over the rate limit of an API key (`key`) or of a client address without a valid key
+   * (`ip`); the answer also carries Retry-After.
+   */
+  rateLimited(scope: 'key' | 'ip', limit: number, retryAfterSeconds: number): ProblemException {
+    const who = scope === 'key' ? 'This API key' : 'This client address (without a valid API key)';
+    return new ProblemException(
+      ProblemCode.RateLimited,
+      `${who} has made ${limit} requests this minute, its limit; retry in ${retryAfterSeconds} s.`,
     );
   },
 } as const;
