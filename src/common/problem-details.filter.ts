@@ -1,7 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { PROBLEM_TYPE_BASE, ProblemDto, ProblemException } from './problem';
+import { DATABASE_RETRY_AFTER_SECONDS, DatabaseHealth, isDatabaseUnreachable } from '../database/database-health';
+import { DATABASE_UNAVAILABLE, PROBLEM_TYPE_BASE, ProblemDto, ProblemException } from './problem';
 
 /** Fastify's own errors (body parsing, limits) carry a statusCode and a code. */
 interface FastifyLikeError {
@@ -12,20 +13,33 @@ interface FastifyLikeError {
 
 /**
  * Turns every error into RFC 9457 problem details. Unknown errors are 500 and logged with their
- * stack; their message never reaches the client.
+ * stack; their message never reaches the client. An error that says the database cannot be reached
+ * is a 503 `database-unavailable` problem with Retry-After, and is not logged here: DatabaseHealth
+ * logs the outage once when it starts and once when it ends.
  */
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
   private readonly logger = new Logger('ProblemDetails');
 
+  constructor(private readonly database?: DatabaseHealth) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
     const reply = ctx.getResponse<FastifyReply>();
     const request = ctx.getRequest<FastifyRequest>();
-    const problem = this.toProblem(exception);
+    let error = exception;
+    if (!(exception instanceof HttpException) && isDatabaseUnreachable(exception)) {
+      this.database?.reportFailure(exception);
+      this.database?.countRefused();
+      error = ProblemException.databaseUnavailable();
+    }
+    const problem = this.toProblem(error);
     problem.instance = request?.url?.split('?')[0];
-    if (problem.status >= 500) {
+    if (problem.status >= 500 && !(error instanceof ProblemException)) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    }
+    if (error instanceof ProblemException && error.code === DATABASE_UNAVAILABLE) {
+      void reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
     }
     void reply.status(problem.status).header('content-type', 'application/problem+json').send(problem);
   }

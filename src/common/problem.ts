@@ -4,6 +4,9 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 /** Base of the `type` URI of Provisio's own problem kinds. */
 export const PROBLEM_TYPE_BASE = 'https://provisio.dev/problems/';
 
+/** The problem code of a request refused because the database cannot be reached. */
+export const DATABASE_UNAVAILABLE = 'database-unavailable';
+
 export interface FieldError {
   field: string;
   message: string;
@@ -81,5 +84,9 @@ export class ProblemException extends HttpException {
   }
   static unprocessable(code: string, detail: string, fieldErrors?: FieldError[]) {
     return new ProblemException(422, code, detail, fieldErrors);
+  }
+  /** The database cannot be reached (answered with Retry-After by the filter). */
+  static databaseUnavailable(detail = 'The database is unreachable at the moment. Retry after the time in Retry-After.') {
+    return new ProblemException(503, DATABASE_UNAVAILABLE, detail);
   }
 }

@@ -109,6 +109,24 @@ export class EnvironmentVariables {
   @Min(100)
   @Max(60_000)
   KEY_USAGE_FLUSH_INTERVAL_MS: number = 5000;
+
+  /** How long SIGTERM lets requests in flight (and requests on connections already open) finish. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3600)
+  SHUTDOWN_GRACE_SECONDS: number = 10;
+
+  /**
+   * How long an Idempotency-Key may stay claimed by a request whose instance no longer answers (a
+   * crash, a lost host): PostgreSQL ends a session idle inside its transaction this long, which
+   * rolls the claim back so a retry can succeed.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  IDEMPOTENCY_LOCK_SECONDS: number = 30;
 }
 
 /** The typed configuration other providers inject. */
@@ -130,6 +148,8 @@ export class AppConfig {
   readonly keyCacheNegativeTtlMs: number;
   readonly keyCacheNegativeMax: number;
   readonly keyUsageFlushIntervalMs: number;
+  readonly shutdownGraceSeconds: number;
+  readonly idempotencyLockSeconds: number;
 
   constructor(values: Omit<AppConfig, never>) {
     Object.assign(this, values);
@@ -171,5 +191,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     keyCacheNegativeTtlMs: vars.KEY_CACHE_NEGATIVE_TTL_MS,
     keyCacheNegativeMax: vars.KEY_CACHE_NEGATIVE_MAX,
     keyUsageFlushIntervalMs: vars.KEY_USAGE_FLUSH_INTERVAL_MS,
+    shutdownGraceSeconds: vars.SHUTDOWN_GRACE_SECONDS,
+    idempotencyLockSeconds: vars.IDEMPOTENCY_LOCK_SECONDS,
   });
 }

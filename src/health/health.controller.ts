@@ -1,23 +1,107 @@
-import { Controller, Get } from '@nestjs/common';
-import { ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import {
+  HealthCheck,
+  HealthCheckResult,
+  HealthCheckService,
+  HealthIndicatorService,
+  TypeOrmHealthIndicator,
+} from '@nestjs/terminus';
+import { ApiKeyCache } from '../api-keys/api-key-cache';
 import { Public } from '../common/auth.decorators';
-import { ProblemDto } from '../common/problem';
+import { GracefulShutdown } from '../common/graceful-shutdown';
+import { DATABASE_UNAVAILABLE, ProblemDto, ProblemException } from '../common/problem';
 
+/** How long the readiness check waits for the database's answer. */
+const DATABASE_PING_TIMEOUT_MS = 2000;
+
+const HEALTH_BODY = {
+  type: 'object',
+  properties: {
+    status: { type: 'string', example: 'ok' },
+    info: { type: 'object', additionalProperties: true },
+    error: { type: 'object', additionalProperties: true },
+    details: { type: 'object', additionalProperties: true },
+  },
+};
+
+/**
+ * Liveness (`/health/live`: the process serves) and readiness (`/health/ready` and `/health`: the
+ * database answers and the instance is not shutting down), with @nestjs/terminus. A refusal is a
+ * problem in the service's own scheme (`shutting-down` or `database-unavailable`) whose `checks`
+ * member holds terminus's details. The key cache listener's state is reported in the details but
+ * never fails readiness: while it cannot prove it hears other instances (`verified: false`) the
+ * cache keeps keys about a second, and the service stays correct.
+ */
 @ApiTags('health')
 @Controller('health')
+@Public()
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly db: TypeOrmHealthIndicator,
+    private readonly indicators: HealthIndicatorService,
+    private readonly shutdown: GracefulShutdown,
+    private readonly keyCache: ApiKeyCache,
   ) {}
 
-  /** Liveness and database readiness. */
   @Get()
-  @Public()
-  @HealthCheck()
-  @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'The database does not answer.' })
+  @HealthCheck({ swaggerDocumentation: false })
+  @ApiOperation({ summary: 'Readiness (same as /health/ready)' })
+  @ApiOkResponse({ description: 'Ready: the database answers and the instance is not shutting down.', schema: HEALTH_BODY })
+  @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'Not ready: shutting down, or the database does not answer.' })
   check() {
-    return this.health.check([() => this.db.pingCheck('database', { timeout: 3000 })]);
+    return this.readiness();
+  }
+
+  @Get('ready')
+  @HealthCheck({ swaggerDocumentation: false })
+  @ApiOperation({ summary: 'Readiness: 200 when the database answers and the instance is not shutting down' })
+  @ApiOkResponse({ description: 'Ready: the database answers and the instance is not shutting down.', schema: HEALTH_BODY })
+  @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'Not ready: shutting down, or the database does not answer.' })
+  ready() {
+    return this.readiness();
+  }
+
+  @Get('live')
+  @HealthCheck({ swaggerDocumentation: false })
+  @ApiOperation({ summary: 'Liveness: 200 while the process serves, whatever the database' })
+  @ApiOkResponse({ description: 'The process serves requests.', schema: HEALTH_BODY })
+  live() {
+    return this.health.check([() => this.indicators.check('process').up({ uptime_seconds: Math.round(process.uptime()) })]);
+  }
+
+  private async readiness(): Promise<HealthCheckResult> {
+    try {
+      return await this.health.check([
+        () => this.shuttingDown(),
+        () => this.db.pingCheck('database', { timeout: DATABASE_PING_TIMEOUT_MS }),
+        () => this.keyCacheListener(),
+      ]);
+    } catch (error) {
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      const result = error.getResponse() as HealthCheckResult;
+      const checks = { checks: result.details };
+      if (this.shutdown.shuttingDown) {
+        throw new ProblemException(503, 'shutting-down', 'This instance is shutting down; send requests to another one.', undefined, checks);
+      }
+      throw new ProblemException(
+        503,
+        DATABASE_UNAVAILABLE,
+        'The database does not answer; this instance cannot serve requests that need it.',
+        undefined,
+        checks,
+      );
+    }
+  }
+
+  private shuttingDown() {
+    const session = this.indicators.check('shutdown');
+    return this.shutdown.shuttingDown ? session.down({ message: 'shutting down' }) : session.up();
+  }
+
+  /** Always `up` (it never fails readiness); `verified: false` says the cache is failing closed. */
+  private keyCacheListener() {
+    return this.indicators.check('key_cache_listener').up({ ...this.keyCache.listenerHealth() });
   }
 }

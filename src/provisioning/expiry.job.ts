@@ -1,7 +1,8 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
+import { DatabaseHealth } from '../database/database-health';
 import { queryRows } from '../database/query-rows';
 import { UsersService } from '../users/users.service';
 
@@ -30,6 +31,7 @@ export class ExpiryJob implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly config: AppConfig,
     private readonly users: UsersService,
     private readonly scheduler: SchedulerRegistry,
+    @Optional() private readonly database?: DatabaseHealth,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -66,6 +68,8 @@ export class ExpiryJob implements OnApplicationBootstrap, OnModuleDestroy {
       await this.sweep();
     } catch (error) {
       this.failedSweeps++;
+      // An unreachable database is logged once by DatabaseHealth, not at every sweep.
+      if (this.database?.reportFailure(error)) return;
       this.logger.error(`Expiry sweep failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     }
   }

@@ -1,5 +1,6 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { DatabaseHealth } from '../../database/database-health';
 
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -13,7 +14,10 @@ export class IdempotencyKeySweeper implements OnApplicationBootstrap, OnModuleDe
   private readonly logger = new Logger(IdempotencyKeySweeper.name);
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(
+    private readonly dataSource: DataSource,
+    @Optional() private readonly database?: DatabaseHealth,
+  ) {}
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.sweepLogged(), SWEEP_INTERVAL_MS);
@@ -51,6 +55,8 @@ export class IdempotencyKeySweeper implements OnApplicationBootstrap, OnModuleDe
       const deleted = await this.sweep();
       if (deleted > 0) this.logger.log(`Deleted ${deleted} expired idempotency keys`);
     } catch (error) {
+      // An unreachable database is logged once by DatabaseHealth, not at every sweep.
+      if (this.database?.reportFailure(error)) return;
       this.logger.error(`Idempotency key sweep failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }

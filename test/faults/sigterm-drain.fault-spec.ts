@@ -1,0 +1,100 @@
+import { Agent } from 'node:http';
+import { TestDatabase } from '../support/database';
+import {
+  acknowledged,
+  auditDatabase,
+  describeWithServer,
+  freshDatabase,
+  HttpLoad,
+  mixedRequests,
+  newAdminKey,
+  Outcome,
+  send,
+  serviceEnv,
+  setUpTenant,
+  SKIP_REASON,
+  summarize,
+  waitFor,
+} from './support/scenario';
+import { ServiceProcess } from './support/service';
+
+const GRACE_SECONDS = 10;
+
+describeWithServer(`SIGTERM under 16-client keep-alive load${SKIP_REASON}`, () => {
+  let db: TestDatabase;
+  let service: ServiceProcess | undefined;
+
+  beforeAll(async () => {
+    db = await freshDatabase();
+  });
+  afterAll(async () => {
+    await service?.stop();
+    await db?.drop();
+  });
+
+  it('reports not-ready at once, answers everything in flight and on open connections, and exits 0', async () => {
+    const adminKey = newAdminKey();
+    service = await ServiceProcess.start(serviceEnv(db.url, adminKey, { SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS) }));
+    const tenant = await setUpTenant(service, adminKey);
+    const started = Date.now();
+    // A refused connection means the instance no longer accepts: the client stops (a load
+    // balancer would go elsewhere). Anything else that fails is a request cut off.
+    const stopAfter = (o: Outcome) => o.error === 'ECONNREFUSED';
+    const load = new HttpLoad({
+      port: service.port,
+      clients: 16,
+      maxRequestsPerClient: 20_000,
+      until: started + 60_000,
+      next: mixedRequests(tenant, 'drain'),
+      stopAfter,
+    });
+    // One more keep-alive client asks for readiness over and over.
+    const readiness = new HttpLoad({
+      port: service.port,
+      clients: 1,
+      maxRequestsPerClient: 20_000,
+      until: started + 60_000,
+      next: () => ({ kind: 'ready', method: 'GET', path: '/health/ready' }),
+      stopAfter,
+    });
+    await waitFor('201s before the signal', 10_000, () => load.outcomes.filter((o) => o.status === 201).length >= 100);
+
+    const signalledAt = Date.now();
+    service.signal('SIGTERM');
+    const exit = await service.exited;
+    const outcomes = await load.finish();
+    const readyOutcomes = await readiness.finish();
+
+    const afterSignal = outcomes.filter((o) => o.at >= signalledAt);
+    const cutOff = [...outcomes, ...readyOutcomes].filter((o) => o.error !== undefined && o.error !== 'ECONNREFUSED');
+    const refusedAnswers = outcomes.filter((o) => o.status !== undefined && o.status >= 500);
+    const closing = afterSignal.filter((o) => o.status !== undefined && o.headers?.connection === 'close');
+    const notReady = readyOutcomes.filter((o) => o.at >= signalledAt && o.status === 503);
+    console.log(
+      `SIGTERM: exit ${exit.code ?? exit.signal} after ${exit.at - signalledAt} ms; ${outcomes.length} requests, ` +
+        `${afterSignal.length} answered or failed after the signal, ${closing.length} answered with Connection: close; ` +
+        `readiness after the signal: ${JSON.stringify(summarize(readyOutcomes.filter((o) => o.at >= signalledAt)))}; ` +
+        `cut off: ${JSON.stringify(summarize(cutOff))}; counts ${JSON.stringify(summarize(outcomes))}; ` +
+        `service said: ${service.lines.filter((l) => l.json === null).map((l) => l.text).join(' / ')}`,
+    );
+
+    expect({ cutOff: cutOff.length, serverErrors: refusedAnswers.length }).toEqual({ cutOff: 0, serverErrors: 0 });
+    expect(exit).toMatchObject({ code: 0 });
+    expect(exit.at - signalledAt).toBeLessThanOrEqual((GRACE_SECONDS + 5) * 1000);
+    expect(closing.length).toBeGreaterThan(0);
+    expect(notReady.length).toBeGreaterThan(0);
+    expect(notReady.every((o) => /\/shutting-down$/.test(String((o.body as { type?: string })?.type)))).toBe(true);
+    // Every client ended on a refused connection (the instance stopped accepting), none on a bound.
+    expect(outcomes.filter((o) => o.error === 'ECONNREFUSED')).toHaveLength(16);
+
+    const ack = acknowledged(outcomes);
+    expect(await auditDatabase(db.url, ack)).toEqual({
+      acknowledgedUsersPresent: `${ack.users.length}/${ack.users.length}`,
+      acknowledgedEntriesPresent: `${ack.entries.length}/${ack.entries.length}`,
+      usersWithoutKey: 0,
+      poolsWhoseBalanceIsNotTheLedgerSum: [],
+    });
+    // The connection checks use a fresh agent so that none of the above is reused.
+    expect((await send(new Agent(), service.port, { kind: 'after', method: 'GET', path: '/health/live' })).error).toBe('ECONNREFUSED');
+  }, 90_000);
+});
