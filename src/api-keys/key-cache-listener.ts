@@ -107,6 +107,7 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
         resolve();
       };
       const timer = setTimeout(wake, ms);
+      timer.unref();
       this.wakers.add(wake);
     });
   }

@@ -12,8 +12,22 @@ const DRAIN_TICK_MS = 50;
 interface Connection {
   /** Requests received on it whose response has not closed yet. */
   active: number;
+  /** The response of its latest request (to close the connection after it when the drain begins). */
+  response: ServerResponse | null;
   /** When its last response closed (or when it opened). */
   idleSince: number;
+}
+
+const CONNECTION = Symbol('provisio.connection');
+type TrackedResponse = ServerResponse & { [CONNECTION]?: Connection };
+
+/** One shared listener (no closure per request): the response's connection has one request fewer in flight. */
+function responseClosed(this: TrackedResponse): void {
+  const connection = this[CONNECTION];
+  if (!connection) return;
+  connection.active--;
+  if (connection.response === this) connection.response = null;
+  connection.idleSince = Date.now();
 }
 
 export interface DrainReport {
@@ -51,23 +65,22 @@ export class GracefulShutdown {
   /** Follows the server's connections and requests; call once, before it listens. */
   attach(server: Server): void {
     server.on('connection', (socket: Socket) => {
-      const connection: Connection = { active: 0, idleSince: Date.now() };
+      const connection: Connection = { active: 0, response: null, idleSince: Date.now() };
       this.connections.set(socket, connection);
       socket.once('close', () => this.connections.delete(socket));
     });
     // Before Fastify's own listener, so the header is set before any handler can answer.
     server.prependListener('request', (request: IncomingMessage, response: ServerResponse) => {
-      const connection = this.connections.get(request.socket);
       if (this.startedAt !== null) {
         response.setHeader('Connection', 'close');
         this.arrivedDuringDrain++;
       }
+      const connection = this.connections.get(request.socket);
       if (!connection) return;
       connection.active++;
-      response.once('close', () => {
-        connection.active--;
-        connection.idleSince = Date.now();
-      });
+      connection.response = response;
+      (response as TrackedResponse)[CONNECTION] = connection;
+      response.on('close', responseClosed);
     });
   }
 
@@ -79,7 +92,11 @@ export class GracefulShutdown {
     const started = Date.now();
     this.startedAt = started;
     let inFlightAtStart = 0;
-    for (const connection of this.connections.values()) inFlightAtStart += connection.active;
+    for (const connection of this.connections.values()) {
+      inFlightAtStart += connection.active;
+      // A request in flight: its connection closes once it is answered.
+      if (connection.response && !connection.response.headersSent) connection.response.setHeader('Connection', 'close');
+    }
     // net.Server's close: stop listening without http.Server's closeIdleConnections().
     const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
     const deadline = started + graceMs;

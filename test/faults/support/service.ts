@@ -55,7 +55,9 @@ export class ServiceProcess {
     for (;;) {
       const exited = await Promise.race([service.exited, new Promise<null>((r) => setTimeout(() => r(null), 100))]);
       if (exited) throw new Error(`service exited (${exited.code ?? exited.signal}) before answering:\n${service.output()}`);
-      const live = await get(agent, port, '/health/live').catch(() => null);
+      // A build from before /health/live (run through FAULTS_SERVICE_MAIN) answers /health.
+      let live = await get(agent, port, '/health/live').catch(() => null);
+      if (live === 404) live = await get(agent, port, '/health').catch(() => null);
       if (live === 200) return service;
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
@@ -79,7 +81,7 @@ export class ServiceProcess {
     );
   }
 
-  output(last = 40): string {
+  output(last = 15): string {
     return this.lines
       .slice(-last)
       .map((line) => line.text.slice(0, 500))
