@@ -15,6 +15,7 @@ import {
   SKIP_REASON,
   summarize,
   waitFor,
+  withDatabase,
 } from './support/scenario';
 import { ServiceProcess } from './support/service';
 
@@ -34,7 +35,10 @@ describeWithServer(`SIGTERM under 16-client keep-alive load${SKIP_REASON}`, () =
 
   it('reports not-ready at once, answers everything in flight and on open connections, and exits 0', async () => {
     const adminKey = newAdminKey();
-    service = await ServiceProcess.start(serviceEnv(db.url, adminKey, { SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS) }));
+    // last_used_at is then written only by the flush at shutdown.
+    service = await ServiceProcess.start(
+      serviceEnv(db.url, adminKey, { SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS), KEY_USAGE_FLUSH_INTERVAL_MS: '60000' }),
+    );
     const tenant = await setUpTenant(service, adminKey);
     const started = Date.now();
     // A refused connection means the instance no longer accepts: the client stops (a load
@@ -94,6 +98,13 @@ describeWithServer(`SIGTERM under 16-client keep-alive load${SKIP_REASON}`, () =
       usersWithoutKey: 0,
       poolsWhoseBalanceIsNotTheLedgerSum: [],
     });
+    // What it buffered is out: last_used_at of the key the load used, and an access-log line for every answer.
+    const lastUsed = await withDatabase(db.url, (c) =>
+      c.query<{ last_used_at: Date | null }>(`SELECT last_used_at FROM api_keys WHERE user_id = $1`, [tenant.provisionerId]),
+    );
+    expect(lastUsed.rows.map((row) => row.last_used_at)).toEqual([expect.any(Date)]);
+    const logged = service.lines.filter((l) => l.json?.msg === 'request completed' && l.text.includes('"url":"/api/v1/')).length;
+    expect(logged).toBeGreaterThanOrEqual(outcomes.filter((o) => o.status !== undefined).length);
     // The connection checks use a fresh agent so that none of the above is reused.
     expect((await send(new Agent(), service.port, { kind: 'after', method: 'GET', path: '/health/live' })).error).toBe('ECONNREFUSED');
   }, 30_000); // about 3× the 8–10 s it takes on a busy 2-core machine
