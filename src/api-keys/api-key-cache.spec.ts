@@ -105,7 +105,7 @@ describe('ApiKeyCache', () => {
     const cache = make({ KEY_CACHE_TTL_MS: '60000' });
     const hash = hashApiKey(generateApiKey());
     let loads = 0;
-    const load = async () => (loads++, record('u1'));
+    const load = () => (loads++, Promise.resolve(record('u1')));
     cache.setListenerState('listening');
     await cache.resolve(hash, load);
     expect(cache.listenerHealth()).toMatchObject({ state: 'listening', verified: true, ttl_ms: 60000 });

@@ -75,13 +75,13 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
   private async run(): Promise<void> {
     let attempt = 0;
     while (!this.stopped) {
-      const closed = await this.connect().catch((error: unknown) => {
+      const connection = await this.connect().catch((error: unknown) => {
         this.trouble(`Key cache listener could not connect (${describe(error)}); retrying`);
         return null;
       });
-      if (closed) {
+      if (connection) {
         attempt = 0;
-        const outcome = await closed;
+        const outcome = await connection.closed;
         if (outcome === 'unsupported' || this.stopped) return;
         this.cache.setListenerState('disconnected');
         this.trouble(`Key cache listener lost its connection (${outcome}); reconnecting`);
@@ -116,8 +116,8 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
     for (const wake of [...this.wakers]) wake();
   }
 
-  /** Connects and LISTENs; resolves to a promise that settles with why the connection ended. */
-  private async connect(): Promise<Promise<string>> {
+  /** Connects and LISTENs; `closed` settles with why the connection ended. */
+  private async connect(): Promise<{ closed: Promise<string> }> {
     const client = new Client({
       connectionString: this.config.databaseUrl,
       application_name: KEY_CACHE_LISTENER_APPLICATION_NAME,
@@ -140,7 +140,7 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
     }
     if (this.stopped) {
       await client.end().catch(() => undefined);
-      return closed;
+      return { closed };
     }
     // Notifications sent while nobody listened are lost: start from an empty cache.
     this.cache.clear();
@@ -155,7 +155,7 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
       this.cache.setListenerState('unsupported');
       await client.query('UNLISTEN *').catch(() => undefined);
       await client.end().catch(() => undefined);
-      return Promise.resolve('unsupported');
+      return { closed: Promise.resolve('unsupported') };
     }
     let done = false;
     void closed.then(() => {
@@ -163,7 +163,7 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
       this.wakeAll();
     });
     void this.watch(client, first, () => done, end);
-    return closed;
+    return { closed };
   }
 
   /**

@@ -45,9 +45,9 @@ describe('DatabaseHealth', () => {
       let databaseUp = false;
       let probes = 0;
       const health = new DatabaseHealth();
-      health.watch(async () => {
+      health.watch(() => {
         probes++;
-        if (!databaseUp) throw unreachable;
+        return databaseUp ? Promise.resolve() : Promise.reject(unreachable);
       });
       for (let i = 0; i < 100; i++) {
         expect(health.reportFailure(unreachable)).toBe(true);
@@ -75,7 +75,7 @@ describe('DatabaseHealth', () => {
     const debug = jest.spyOn(Logger.prototype, 'debug').mockImplementation(() => undefined);
     try {
       const health = new DatabaseHealth();
-      health.watch(async () => undefined);
+      health.watch(() => Promise.resolve());
       expect(health.reportFailure(new Error('Connection terminated unexpectedly'))).toBe(true);
       await until('the probe', () => health.reachable);
       expect(errors).not.toHaveBeenCalled();
