@@ -23,7 +23,11 @@ const BACK_WITHIN_MS = 10_000;
 const PINO_WARN = 40;
 const PINO_ERROR = 50;
 
-describeWithServer(`database cut for ${CUT_MS / 1000} s under load${SKIP_REASON}`, () => {
+/**
+ * `reset`: the server is down (connections refused at once). `blackhole`: the network is gone
+ * (connections hang; the pool gives up on one after its connect timeout).
+ */
+describeWithServer.each(['reset', 'blackhole'] as const)(`database cut (%s) for ${CUT_MS / 1000} s under load${SKIP_REASON}`, (mode) => {
   let db: TestDatabase;
   let proxy: TcpProxy;
   let service: ServiceProcess | undefined;
@@ -54,11 +58,11 @@ describeWithServer(`database cut for ${CUT_MS / 1000} s under load${SKIP_REASON}
 
     await waitFor('200s and 201s before the cut', 10_000, () => load.outcomes.filter((o) => o.status === 201).length >= 50);
     const cutAt = Date.now();
-    proxy.cut();
+    proxy.cut(mode);
 
     // Into the outage: readiness says so in the service's problem scheme; liveness does not care.
     const probe = new Agent({ keepAlive: false });
-    await waitFor('a refusal during the cut', 5000, () => load.outcomes.some((o) => o.at >= cutAt && (o.status ?? 0) >= 500));
+    await waitFor('a refusal during the cut', 10_000, () => load.outcomes.some((o) => o.at >= cutAt && (o.status ?? 0) >= 500));
     const ready = await send(probe, service.port, { kind: 'ready', method: 'GET', path: '/health/ready' });
     const live = await send(probe, service.port, { kind: 'live', method: 'GET', path: '/health/live' });
 
@@ -89,7 +93,7 @@ describeWithServer(`database cut for ${CUT_MS / 1000} s under load${SKIP_REASON}
     const errors = loud.filter((line) => (line.json?.level ?? 0) >= PINO_ERROR);
     const stackTraces = service.lines.filter((line) => line.at >= cutAt && /\n\s+at |\\n\s+at /.test(line.text));
     console.log(
-      `database cut: ${outcomes.length} requests, ${during.length} from the cut on, ${refused.length} answered 503; ` +
+      `database cut (${mode}): ${outcomes.length} requests, ${during.length} from the cut on, ${refused.length} answered 503; ` +
         `counts ${JSON.stringify(counts)}; back after the database returned: ${JSON.stringify(backAt)} ms; ` +
         `non-access-log lines at warn or above: ${loud.length}, at error: ${errors.length}, with a stack trace: ` +
         `${stackTraces.length} (${loud

@@ -10,6 +10,7 @@ import { ServiceProcess } from './service';
 export const SERVER_URL = process.env.TEST_DATABASE_URL;
 export const describeWithServer = SERVER_URL ? describe : describe.skip;
 export const SKIP_REASON = SERVER_URL ? '' : ' (skipped: set TEST_DATABASE_URL to a real PostgreSQL server)';
+if (!SERVER_URL) console.warn(`Fault tests skipped: they need a real PostgreSQL server; set TEST_DATABASE_URL.`);
 
 export const DOMAIN = 'faults.example';
 const CREDITS = 1_000_000_000;

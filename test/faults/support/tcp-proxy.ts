@@ -2,14 +2,16 @@ import { createServer, Server, Socket } from 'node:net';
 
 /**
  * A TCP proxy in front of PostgreSQL that a fault test controls: `cut()` breaks every open
- * connection and resets new ones at once until `restore()`. With `holdOnClientClose`, a connection
+ * connection and, until `restore()`, resets new ones at once (`reset`: the server is down) or
+ * accepts them and never answers (`blackhole`: the network is gone; they are reset at `restore()`). With `holdOnClientClose`, a connection
  * whose client side goes away (its process killed) keeps its server side open, as when a host
  * vanishes without closing its sockets: PostgreSQL does not learn that the client is gone.
  */
 export class TcpProxy {
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
   private readonly held = new Set<Socket>();
-  private refusing = false;
+  private refusing: 'reset' | 'blackhole' | null = null;
+  private readonly stalled = new Set<Socket>();
   /** Connections reset while cut. */
   refused = 0;
 
@@ -46,8 +48,8 @@ export class TcpProxy {
     return this.pairs.size;
   }
 
-  cut(): void {
-    this.refusing = true;
+  cut(mode: 'reset' | 'blackhole' = 'reset'): void {
+    this.refusing = mode;
     for (const { client, upstream } of this.pairs) {
       client.destroy();
       upstream.destroy();
@@ -56,11 +58,14 @@ export class TcpProxy {
   }
 
   restore(): void {
-    this.refusing = false;
+    this.refusing = null;
+    for (const socket of this.stalled) socket.resetAndDestroy();
+    this.stalled.clear();
   }
 
   async close(): Promise<void> {
     this.cut();
+    this.restore();
     for (const socket of this.held) socket.destroy();
     this.held.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -69,7 +74,12 @@ export class TcpProxy {
   private accept(client: Socket): void {
     if (this.refusing) {
       this.refused++;
-      client.resetAndDestroy();
+      if (this.refusing === 'reset') {
+        client.resetAndDestroy();
+      } else {
+        client.on('error', () => undefined);
+        this.stalled.add(client);
+      }
       return;
     }
     const upstream = new Socket();
