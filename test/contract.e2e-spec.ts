@@ -69,7 +69,11 @@ describe('the contract (DESIGN.md), row by row', () => {
       });
       const who = await me(res.body.api_key);
       expect(who.status).toBe(200);
-      expect(who.body).toMatchObject({ id: res.body.id, email: 'alice+beta@orchestrator.com', organization: { domain: 'orchestrator.com' } });
+      expect(who.body).toMatchObject({
+        id: res.body.id,
+        email: 'alice+beta@orchestrator.com',
+        organization: { domain: 'orchestrator.com' },
+      });
     });
 
     it('keeps an address already on the provisioner domain as it is', async () => {
@@ -93,7 +97,11 @@ describe('the contract (DESIGN.md), row by row', () => {
     it('answers 400 for invalid, non-ASCII and 65-character local parts, and accepts 64 characters', async () => {
       for (const email of ['not-an-email', 'zoë@x.io', `${'a'.repeat(65)}@x.io`]) {
         const res = await createUser(guy.api_key, { email });
-        expect({ email, status: res.status, type: res.headers['content-type'] }).toEqual({ email, status: 400, type: expect.stringMatching(PROBLEM) });
+        expect({ email, status: res.status, type: res.headers['content-type'] }).toEqual({
+          email,
+          status: 400,
+          type: expect.stringMatching(PROBLEM),
+        });
         expect(res.body.errors).toEqual([{ field: 'email', message: expect.any(String) }]);
       }
       const ok = await createUser(guy.api_key, { email: `${'b'.repeat(64)}@x.io` });
@@ -102,12 +110,20 @@ describe('the contract (DESIGN.md), row by row', () => {
 
     it('refuses the provisioner flag on public mailbox domains with 422, on create and on PATCH', async () => {
       for (const domain of ['gmail.com', 'outlook.com', 'hotmail.com', 'yahoo.com', 'icloud.com', 'proton.me']) {
-        const res = await t.http().post('/api/v1/admin/users').set('X-API-Key', t.adminKey).send({ email: `x@${domain}`, is_provisioner: true });
+        const res = await t
+          .http()
+          .post('/api/v1/admin/users')
+          .set('X-API-Key', t.adminKey)
+          .send({ email: `x@${domain}`, is_provisioner: true });
         expect({ domain, status: res.status }).toEqual({ domain, status: 422 });
         expect(res.headers['content-type']).toMatch(PROBLEM);
       }
       const plain = await adminCreateUser(t, { email: 'someone@gmail.com' });
-      const patch = await t.http().patch(`/api/v1/admin/users/${plain.id}`).set('X-API-Key', t.adminKey).send({ is_provisioner: true });
+      const patch = await t
+        .http()
+        .patch(`/api/v1/admin/users/${plain.id}`)
+        .set('X-API-Key', t.adminKey)
+        .send({ is_provisioner: true });
       expect(patch.status).toBe(422);
     });
   });
@@ -141,7 +157,12 @@ describe('the contract (DESIGN.md), row by row', () => {
       for (const field of ['id', 'user_id', 'email', 'role', 'skip_onboarding', 'api_key', 'claim_url', 'expires_at', 'status']) {
         expect(res.body).toHaveProperty(field);
       }
-      expect(res.body).toMatchObject({ role: 'member', skip_onboarding: true, status: 'pending', api_key: expect.stringMatching(KEY) });
+      expect(res.body).toMatchObject({
+        role: 'member',
+        skip_onboarding: true,
+        status: 'pending',
+        api_key: expect.stringMatching(KEY),
+      });
       expect(res.body.email).toMatch(/^provisioned-[0-9a-z]+@orchestrator\.com$/);
       expect(res.body.claim_url).toMatch(/^http:\/\/localhost:0\/claim\/pvc_[0-9A-Za-z]{32}$/); // PUBLIC_BASE_URL default: http://localhost:$PORT
       const ttl = new Date(res.body.expires_at).getTime() - before;
@@ -189,7 +210,12 @@ describe('the contract (DESIGN.md), row by row', () => {
       expect(res.status).toBe(200);
       const who = await me(p.api_key);
       expect(who.status).toBe(200);
-      expect(who.body).toMatchObject({ id: p.user_id, status: 'active', external_email: 'real.person@home.org', expires_at: null });
+      expect(who.body).toMatchObject({
+        id: p.user_id,
+        status: 'active',
+        external_email: 'real.person@home.org',
+        expires_at: null,
+      });
       const again = await t.http().post(`/api/v1/claims/${token}`).send({ email: 'real.person@home.org' });
       expect(again.status).toBe(410);
       expect(again.headers['content-type']).toMatch(PROBLEM);
@@ -198,7 +224,11 @@ describe('the contract (DESIGN.md), row by row', () => {
 
     it('claims with the key of an existing active user: keys move to it, billed to the provisioning organization; the placeholder is deleted', async () => {
       const p = await createProvision(t, guy.api_key);
-      const res = await t.http().post(`/api/v1/claims/${tokenOf(p)}`).set('X-API-Key', olga.api_key).send({ email: 'olga@other-orch.io' });
+      const res = await t
+        .http()
+        .post(`/api/v1/claims/${tokenOf(p)}`)
+        .set('X-API-Key', olga.api_key)
+        .send({ email: 'olga@other-orch.io' });
       expect(res.status).toBe(200);
       const who = await me(p.api_key);
       expect(who.status).toBe(200);
@@ -289,10 +319,18 @@ describe('the contract (DESIGN.md), row by row', () => {
   describe('operator routes', () => {
     it('PATCH /admin/users/{id} sets is_provisioner and status; disabled keys answer 401 at once, active restores them', async () => {
       const user = await provisionUser(t, guy.api_key, 'jack@j.io');
-      const flag = await t.http().patch(`/api/v1/admin/users/${user.id}`).set('X-API-Key', t.adminKey).send({ is_provisioner: true });
+      const flag = await t
+        .http()
+        .patch(`/api/v1/admin/users/${user.id}`)
+        .set('X-API-Key', t.adminKey)
+        .send({ is_provisioner: true });
       expect(flag.status).toBe(200);
       expect(flag.body).toMatchObject({ id: user.id, is_provisioner: true });
-      const off = await t.http().patch(`/api/v1/admin/users/${user.id}`).set('X-API-Key', t.adminKey).send({ status: 'disabled' });
+      const off = await t
+        .http()
+        .patch(`/api/v1/admin/users/${user.id}`)
+        .set('X-API-Key', t.adminKey)
+        .send({ status: 'disabled' });
       expect(off.status).toBe(200);
       expect(off.body.status).toBe('disabled');
       expect((await me(user.api_key)).status).toBe(401);
@@ -305,7 +343,9 @@ describe('the contract (DESIGN.md), row by row', () => {
       const res = await t.http().get('/api/v1/admin/organizations?limit=200').set('X-API-Key', t.adminKey);
       expect(res.status).toBe(200);
       expect(res.body.next_cursor).toBeNull();
-      expect(res.body.data).toEqual(expect.arrayContaining([expect.objectContaining({ id: olga.organization_id, domain: 'other-orch.io', balance: 77 })]));
+      expect(res.body.data).toEqual(
+        expect.arrayContaining([expect.objectContaining({ id: olga.organization_id, domain: 'other-orch.io', balance: 77 })]),
+      );
       expect((await t.http().get('/api/v1/admin/organizations').set('X-API-Key', guy.api_key)).status).toBe(403);
     });
   });
@@ -314,7 +354,8 @@ describe('the contract (DESIGN.md), row by row', () => {
     it('POST /billing/charges: 400 without Idempotency-Key, 201 with the entry, a replay debits nothing, 402 when short', async () => {
       expect((await grantCredits(t, 'other-orch.io', 20)).status).toBe(201);
       const user = await provisionUser(t, olga.api_key, 'kim@k.io');
-      const balance = async () => (await t.http().get('/api/v1/billing/balance').set('X-API-Key', user.api_key)).body.balance as number;
+      const balance = async () =>
+        (await t.http().get('/api/v1/billing/balance').set('X-API-Key', user.api_key)).body.balance as number;
       const start = await balance();
       const missing = await charge(t, user.api_key, { units: 1 }, null);
       expect(missing.status).toBe(400);
@@ -322,7 +363,13 @@ describe('the contract (DESIGN.md), row by row', () => {
       const key = randomUUID();
       const first = await charge(t, user.api_key, { units: 5, description: 'tokens' }, key);
       expect(first.status).toBe(201);
-      expect(first.body).toMatchObject({ user_id: user.id, delta: -5, reason: 'charge', balance_after: start - 5, description: 'tokens' });
+      expect(first.body).toMatchObject({
+        user_id: user.id,
+        delta: -5,
+        reason: 'charge',
+        balance_after: start - 5,
+        description: 'tokens',
+      });
       const replay = await charge(t, user.api_key, { units: 5, description: 'tokens' }, key);
       expect(replay.status).toBe(201);
       expect(replay.body).toEqual(first.body);
@@ -338,7 +385,14 @@ describe('the contract (DESIGN.md), row by row', () => {
       expect(res.status).toBe(200);
       expect(res.body.data.length).toBeGreaterThan(0);
       for (const entry of res.body.data) {
-        expect(entry).toEqual(expect.objectContaining({ delta: expect.any(Number), reason: expect.any(String), balance_after: expect.any(Number), created_at: expect.any(String) }));
+        expect(entry).toEqual(
+          expect.objectContaining({
+            delta: expect.any(Number),
+            reason: expect.any(String),
+            balance_after: expect.any(Number),
+            created_at: expect.any(String),
+          }),
+        );
         expect(entry).toHaveProperty('user_id');
       }
       const member = await provisionUser(t, olga.api_key, 'lou@l.io');
@@ -357,7 +411,11 @@ describe('the contract (DESIGN.md), row by row', () => {
       const fix = await grantCredits(t, 'orchestrator.com', -3, randomUUID(), 'typo');
       expect(fix.status).toBe(201);
       expect(fix.body).toMatchObject({ delta: -3, reason: 'correction' });
-      const noKey = await t.http().post('/api/v1/admin/credits').set('X-API-Key', t.adminKey).send({ domain: 'orchestrator.com', amount: 1 });
+      const noKey = await t
+        .http()
+        .post('/api/v1/admin/credits')
+        .set('X-API-Key', t.adminKey)
+        .send({ domain: 'orchestrator.com', amount: 1 });
       expect(noKey.status).toBe(400);
       await expectBalancesMatchLedger(t);
     });
@@ -372,25 +430,41 @@ describe('the contract (DESIGN.md), row by row', () => {
 
     it('/docs-json documents lists with limit and cursor, every request field, and errors as application/problem+json', async () => {
       const doc = (await t.http().get('/docs-json')).body;
-      for (const path of ['/api/v1/users', '/api/v1/provisions', '/api/v1/api-keys', '/api/v1/billing/ledger', '/api/v1/admin/organizations']) {
+      for (const path of [
+        '/api/v1/users',
+        '/api/v1/provisions',
+        '/api/v1/api-keys',
+        '/api/v1/billing/ledger',
+        '/api/v1/admin/organizations',
+      ]) {
         const names = (doc.paths[path].get.parameters ?? []).map((p: { name: string }) => p.name);
         expect({ path, names }).toEqual({ path, names: expect.arrayContaining(['limit', 'cursor']) });
       }
       expect(Object.keys(doc.components.schemas.CreateCreditDto.properties).sort()).toEqual(['amount', 'domain', 'reason']);
       expect(doc.components.schemas.CreateCreditDto.required.sort()).toEqual(['amount', 'domain']);
-      for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }> }>>)) {
+      for (const [path, item] of Object.entries(
+        doc.paths as Record<
+          string,
+          Record<string, { responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }> }>
+        >,
+      )) {
         if (path.startsWith('/claim/')) continue;
         for (const [method, op] of Object.entries(item)) {
           for (const [status, response] of Object.entries(op.responses)) {
             if (!/^[45]/.test(status)) continue;
-            expect({ route: `${method} ${path} ${status}`, ref: response.content?.['application/problem+json']?.schema?.$ref }).toEqual({
+            expect({
+              route: `${method} ${path} ${status}`,
+              ref: response.content?.['application/problem+json']?.schema?.$ref,
+            }).toEqual({
               route: `${method} ${path} ${status}`,
               ref: '#/components/schemas/ProblemDto',
             });
           }
         }
       }
-      expect(doc.paths['/api/v1/admin/create-user'].post.parameters.map((p: { name: string }) => p.name)).toContain('Idempotency-Key');
+      expect(doc.paths['/api/v1/admin/create-user'].post.parameters.map((p: { name: string }) => p.name)).toContain(
+        'Idempotency-Key',
+      );
       expect(doc.paths['/api/v1/provisions'].post.parameters.map((p: { name: string }) => p.name)).toContain('Idempotency-Key');
     });
   });
@@ -485,7 +559,9 @@ describe('ADMIN_API_KEY: start-up makes that exact key an operator key, whatever
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
     );
     for (const { table_name } of tables) {
-      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM "${table_name}" x WHERE strpos(x::text, $1) > 0`, [chosen.slice(0, 10)]);
+      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM "${table_name}" x WHERE strpos(x::text, $1) > 0`, [
+        chosen.slice(0, 10),
+      ]);
       expect({ table_name, n }).toEqual({ table_name, n: 0 });
     }
   });

@@ -63,23 +63,26 @@ describe('OpenAPI document', () => {
     expect(res.text).toContain('swagger');
   });
 
-  it.each(CONTRACT_ROUTES)('documents $method $path with its success and problem responses', ({ method, path, public: isPublic }) => {
-    const operation = doc.paths[path]?.[method];
-    expect(operation).toBeDefined();
-    const statuses = Object.keys(operation.responses);
-    expect(statuses.some((s) => s.startsWith('2'))).toBe(true);
-    const errors = statuses.filter((s) => /^[45]/.test(s));
-    expect(errors.length).toBeGreaterThan(0);
-    for (const status of errors) {
-      const schema = operation.responses[status].content?.['application/json']?.schema;
-      if (path === '/claim/{token}') continue; // an HTML page: its errors are HTML too
-      expect({ status, ref: schema?.$ref }).toEqual({ status, ref: '#/components/schemas/ProblemDto' });
-    }
-    if (!isPublic) {
-      expect(operation.security).toEqual(expect.arrayContaining([{ api_key: [] }]));
-      expect(statuses).toContain('401');
-    }
-  });
+  it.each(CONTRACT_ROUTES)(
+    'documents $method $path with its success and problem responses',
+    ({ method, path, public: isPublic }) => {
+      const operation = doc.paths[path]?.[method];
+      expect(operation).toBeDefined();
+      const statuses = Object.keys(operation.responses);
+      expect(statuses.some((s) => s.startsWith('2'))).toBe(true);
+      const errors = statuses.filter((s) => /^[45]/.test(s));
+      expect(errors.length).toBeGreaterThan(0);
+      for (const status of errors) {
+        const schema = operation.responses[status].content?.['application/json']?.schema;
+        if (path === '/claim/{token}') continue; // an HTML page: its errors are HTML too
+        expect({ status, ref: schema?.$ref }).toEqual({ status, ref: '#/components/schemas/ProblemDto' });
+      }
+      if (!isPublic) {
+        expect(operation.security).toEqual(expect.arrayContaining([{ api_key: [] }]));
+        expect(statuses).toContain('401');
+      }
+    },
+  );
 
   it('documents the fields of request and response bodies', () => {
     const schemas = doc.components.schemas as Record<string, { properties?: Record<string, unknown>; required?: string[] }>;

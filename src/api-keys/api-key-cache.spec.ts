@@ -8,9 +8,21 @@ function record(userId: string, keyId = `k-${userId}`): KeyRecord {
   return {
     revoked: false,
     principal: {
-      keyId, userId, email: `${userId}@b.com`, organizationId: 'o', organizationDomain: 'b.com',
-      billingOrganizationId: 'o', role: 'member', isProvisioner: false, isOperator: false, apiOnly: true,
-      status: 'active', externalEmail: null, provisionedBy: null, expiresAt: null, createdAt: new Date(0),
+      keyId,
+      userId,
+      email: `${userId}@b.com`,
+      organizationId: 'o',
+      organizationDomain: 'b.com',
+      billingOrganizationId: 'o',
+      role: 'member',
+      isProvisioner: false,
+      isOperator: false,
+      apiOnly: true,
+      status: 'active',
+      externalEmail: null,
+      provisionedBy: null,
+      expiresAt: null,
+      createdAt: new Date(0),
     },
   };
 }

@@ -171,12 +171,7 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
    * listening connection (a dead one fails it) and a probe from another connection; `listening`
    * when heard, `unverified` when not.
    */
-  private async watch(
-    client: Client,
-    first: ProbeOutcome,
-    ended: () => boolean,
-    end: (reason: string) => void,
-  ): Promise<void> {
+  private async watch(client: Client, first: ProbeOutcome, ended: () => boolean, end: (reason: string) => void): Promise<void> {
     let outcome = first;
     for (;;) {
       if (ended() || this.stopped) return;

@@ -60,11 +60,19 @@ describe('GracefulShutdown', () => {
     expect(shutdown.shuttingDown).toBe(true);
 
     const onOpenConnection = await get(port, '/fast', openAgent);
-    expect(onOpenConnection).toMatchObject({ status: 200, body: 'fast', headers: expect.objectContaining({ connection: 'close' }) });
+    expect(onOpenConnection).toMatchObject({
+      status: 200,
+      body: 'fast',
+      headers: expect.objectContaining({ connection: 'close' }),
+    });
     expect(await get(port, '/fast', new Agent({ keepAlive: false }))).toEqual({ error: 'ECONNREFUSED' });
 
     release();
-    expect(await slow).toMatchObject({ status: 200, body: 'slow done', headers: expect.objectContaining({ connection: 'close' }) });
+    expect(await slow).toMatchObject({
+      status: 200,
+      body: 'slow done',
+      headers: expect.objectContaining({ connection: 'close' }),
+    });
     const report = await drained;
     expect(report).toMatchObject({ inFlightAtStart: 1, arrived: 1, destroyed: 0 });
     expect(report.ms).toBeLessThan(5000);

@@ -60,12 +60,7 @@ export class ProblemException extends HttpException {
     return new ProblemException(400, code, detail, fieldErrors);
   }
   static validation(fieldErrors: FieldError[], detail?: string) {
-    return new ProblemException(
-      400,
-      'validation-failed',
-      detail ?? fieldErrors.map((e) => e.message).join('; '),
-      fieldErrors,
-    );
+    return new ProblemException(400, 'validation-failed', detail ?? fieldErrors.map((e) => e.message).join('; '), fieldErrors);
   }
   static unauthorized(detail = 'A valid API key is required in the X-API-Key header.') {
     return new ProblemException(401, 'unauthorized', detail);

@@ -31,7 +31,9 @@ export function dataSourceOptions(url: string, poolSize = 10, runtime: RuntimeDa
     uuidExtension: 'pgcrypto',
     installExtensions: false,
     synchronize: false,
-    ...(logger ? { logger, poolErrorHandler: (error: Error) => logger.poolError(error) } : { logging: ['error', 'warn', 'migration'] }),
+    ...(logger
+      ? { logger, poolErrorHandler: (error: Error) => logger.poolError(error) }
+      : { logging: ['error', 'warn', 'migration'] }),
     extra: {
       max: poolSize,
       connectionTimeoutMillis: CONNECTION_TIMEOUT_MS,

@@ -7,10 +7,16 @@ describe('isDatabaseUnreachable', () => {
     ['a reset connection', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
     ['pg: connection terminated', new Error('Connection terminated unexpectedly')],
     ['pg-pool: connect timeout', new Error('timeout exceeded when trying to connect')],
-    ['admin shutdown (57P01)', Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' })],
+    [
+      'admin shutdown (57P01)',
+      Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+    ],
     ['cannot connect now (57P03)', Object.assign(new Error('the database system is starting up'), { code: '57P03' })],
     ['a class 08 error', Object.assign(new Error('connection failure'), { code: '08006' })],
-    ['TypeORM wrapping one', Object.assign(new Error('Query failed'), { driverError: Object.assign(new Error('x'), { code: '57P01' }) })],
+    [
+      'TypeORM wrapping one',
+      Object.assign(new Error('Query failed'), { driverError: Object.assign(new Error('x'), { code: '57P01' }) }),
+    ],
     ['an AggregateError of refusals', new AggregateError([Object.assign(new Error('r'), { code: 'ECONNREFUSED' })], '')],
   ])('recognises %s', (_name, error) => {
     expect(isDatabaseUnreachable(error)).toBe(true);
@@ -19,7 +25,10 @@ describe('isDatabaseUnreachable', () => {
   it.each([
     ['a unique violation', Object.assign(new Error('duplicate key value violates unique constraint'), { code: '23505' })],
     ['a syntax error', Object.assign(new Error('syntax error at or near'), { code: '42601' })],
-    ['an idle-in-transaction timeout of our own session', Object.assign(new Error('terminating connection due to idle-in-transaction timeout'), { code: '25P03' })],
+    [
+      'an idle-in-transaction timeout of our own session',
+      Object.assign(new Error('terminating connection due to idle-in-transaction timeout'), { code: '25P03' }),
+    ],
     ['a plain error', new Error('something else')],
     ['not an error', 'Connection terminated'],
   ])('does not take %s for an outage', (_name, error) => {
@@ -61,7 +70,9 @@ describe('DatabaseHealth', () => {
       await until('the end of the outage', () => health.reachable);
       expect(errors).toHaveBeenCalledTimes(1);
       expect(logs).toHaveBeenCalledTimes(1);
-      expect(String(logs.mock.calls[0][0])).toMatch(/Database reachable again after [\d.]+ s; 100 request\(s\) were answered 503/);
+      expect(String(logs.mock.calls[0][0])).toMatch(
+        /Database reachable again after [\d.]+ s; 100 request\(s\) were answered 503/,
+      );
       health.stop();
     } finally {
       errors.mockRestore();

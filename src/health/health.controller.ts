@@ -83,7 +83,13 @@ export class HealthController {
       const result = error.getResponse() as HealthCheckResult;
       const checks = { checks: result.details };
       if (this.shutdown.shuttingDown) {
-        throw new ProblemException(503, 'shutting-down', 'This instance is shutting down; send requests to another one.', undefined, checks);
+        throw new ProblemException(
+          503,
+          'shutting-down',
+          'This instance is shutting down; send requests to another one.',
+          undefined,
+          checks,
+        );
       }
       throw new ProblemException(
         503,

@@ -119,7 +119,11 @@ describeWithServer(`kill -9 under load${SKIP_REASON}`, () => {
         `the in-flight key's retry answered ${retry.status ?? retry.error} ${retriedWithin} ms after the kill ` +
         `(IDEMPOTENCY_LOCK_SECONDS=${LOCK_SECONDS})`,
     );
-    expect({ status: retry.status, email: (retry.body as { email?: string })?.email, apiKey: typeof (retry.body as { api_key?: unknown })?.api_key }).toEqual({
+    expect({
+      status: retry.status,
+      email: (retry.body as { email?: string })?.email,
+      apiKey: typeof (retry.body as { api_key?: unknown })?.api_key,
+    }).toEqual({
       status: 201,
       email,
       apiKey: 'string',

@@ -78,7 +78,10 @@ describeWithServer(`SIGTERM under 16-client keep-alive load${SKIP_REASON}`, () =
         `${afterSignal.length} answered or failed after the signal, ${closing.length} answered with Connection: close; ` +
         `readiness during the drain: ${readyDuringDrain.status ?? readyDuringDrain.error} ${JSON.stringify(readyDuringDrain.body)}; ` +
         `cut off: ${JSON.stringify(summarize(cutOff))}; counts ${JSON.stringify(summarize(outcomes))}; ` +
-        `service said: ${service.lines.filter((l) => l.json === null).map((l) => l.text).join(' / ')}`,
+        `service said: ${service.lines
+          .filter((l) => l.json === null)
+          .map((l) => l.text)
+          .join(' / ')}`,
     );
 
     expect({ cutOff: cutOff.length, serverErrors: refusedAnswers.length }).toEqual({ cutOff: 0, serverErrors: 0 });
@@ -109,6 +112,8 @@ describeWithServer(`SIGTERM under 16-client keep-alive load${SKIP_REASON}`, () =
     const logged = service.lines.filter((l) => l.json?.msg === 'request completed' && l.text.includes('"url":"/api/v1/')).length;
     expect(logged).toBeGreaterThanOrEqual(outcomes.filter((o) => o.status !== undefined).length);
     // The connection checks use a fresh agent so that none of the above is reused.
-    expect((await send(new Agent(), service.port, { kind: 'after', method: 'GET', path: '/health/live' })).error).toBe('ECONNREFUSED');
+    expect((await send(new Agent(), service.port, { kind: 'after', method: 'GET', path: '/health/live' })).error).toBe(
+      'ECONNREFUSED',
+    );
   }, 40_000); // about 3× the 7–13 s it takes on a busy 2-core machine
 });

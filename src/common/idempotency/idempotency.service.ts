@@ -151,10 +151,10 @@ export class IdempotencyService {
       const row = rows[0];
       if (!row) continue; // swept between the two statements: claim again
       if (row.expired) {
-        await manager.query(
-          `DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND expires_at <= now()`,
-          [scope, request.key],
-        );
+        await manager.query(`DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND expires_at <= now()`, [
+          scope,
+          request.key,
+        ]);
         continue;
       }
       if (!row.request_hash.equals(request.fingerprint)) {

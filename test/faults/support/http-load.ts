@@ -55,7 +55,16 @@ export function send(agent: Agent, port: number, spec: RequestSpec, client = 0, 
           } catch {
             // not JSON: kept as text
           }
-          resolve({ spec, client, sentAt, at: Date.now(), status: res.statusCode, headers: res.headers, body, reusedConnection: reused });
+          resolve({
+            spec,
+            client,
+            sentAt,
+            at: Date.now(),
+            status: res.statusCode,
+            headers: res.headers,
+            body,
+            reusedConnection: reused,
+          });
         });
       },
     );

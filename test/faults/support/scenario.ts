@@ -51,7 +51,8 @@ export async function setUpTenant(service: ServiceProcess, adminKey: string): Pr
     headers: { 'x-api-key': adminKey },
     body: { email: `provisioner@${DOMAIN}`, is_provisioner: true },
   });
-  if (created.status !== 201) throw new Error(`create provisioner: ${created.status ?? created.error} ${JSON.stringify(created.body)}`);
+  if (created.status !== 201)
+    throw new Error(`create provisioner: ${created.status ?? created.error} ${JSON.stringify(created.body)}`);
   const user = created.body as { id: string; api_key: string; organization_id: string };
   const granted = await send(agent, service.port, {
     kind: 'setup',
@@ -60,7 +61,8 @@ export async function setUpTenant(service: ServiceProcess, adminKey: string): Pr
     headers: { 'x-api-key': adminKey, 'idempotency-key': randomUUID() },
     body: { domain: DOMAIN, amount: CREDITS },
   });
-  if (granted.status !== 201) throw new Error(`grant credits: ${granted.status ?? granted.error} ${JSON.stringify(granted.body)}`);
+  if (granted.status !== 201)
+    throw new Error(`grant credits: ${granted.status ?? granted.error} ${JSON.stringify(granted.body)}`);
   return { adminKey, provisionerKey: user.api_key, provisionerId: user.id, organizationId: user.organization_id };
 }
 
@@ -70,7 +72,13 @@ export function mixedRequests(tenant: Tenant, tag: string): (client: number, n: 
   return (client, n) => {
     switch (n % 3) {
       case 0:
-        return { kind: 'create-user', method: 'POST', path: '/api/v1/admin/create-user', headers: key, body: { email: `${tag}-${client}-${n}@elsewhere.example` } };
+        return {
+          kind: 'create-user',
+          method: 'POST',
+          path: '/api/v1/admin/create-user',
+          headers: key,
+          body: { email: `${tag}-${client}-${n}@elsewhere.example` },
+        };
       case 1:
         return {
           kind: 'charge',
@@ -86,7 +94,8 @@ export function mixedRequests(tenant: Tenant, tag: string): (client: number, n: 
 }
 
 export function acknowledged(outcomes: Outcome[]): { users: string[]; entries: string[] } {
-  const ok = (kind: string) => outcomes.filter((o) => o.spec.kind === kind && o.status === 201).map((o) => (o.body as { id: string }).id);
+  const ok = (kind: string) =>
+    outcomes.filter((o) => o.spec.kind === kind && o.status === 201).map((o) => (o.body as { id: string }).id);
   return { users: ok('create-user'), entries: ok('charge') };
 }
 
@@ -104,7 +113,10 @@ export async function withDatabase<T>(url: string, fn: (client: Client) => Promi
 export async function auditDatabase(url: string, ack: { users: string[]; entries: string[] }) {
   return withDatabase(url, async (db) => {
     const users = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM users WHERE id = ANY($1::uuid[])`, [ack.users]);
-    const entries = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM credit_ledger_entries WHERE id = ANY($1::uuid[])`, [ack.entries]);
+    const entries = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM credit_ledger_entries WHERE id = ANY($1::uuid[])`,
+      [ack.entries],
+    );
     const keyless = await db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM users u WHERE NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.user_id = u.id)`,
     );

@@ -77,7 +77,8 @@ export class ServiceProcess {
   /** Lines other than the access log's, at pino level `level` or above. */
   logLinesAtLeast(level: number, since = 0): LogLine[] {
     return this.lines.filter(
-      (line) => line.at >= since && line.json !== null && (line.json.level ?? 0) >= level && line.json.msg !== 'request completed',
+      (line) =>
+        line.at >= since && line.json !== null && (line.json.level ?? 0) >= level && line.json.msg !== 'request completed',
     );
   }
 
