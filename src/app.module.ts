@@ -12,7 +12,7 @@ import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
 import { DatabaseHealth } from './database/database-health';
 import { dataSourceOptions } from './database/data-source-options';
-import { PreparedStatementsModule } from './database/prepared-statements';
+import { DatabaseModule } from './database/database';
 import { HealthModule } from './health/health.module';
 import { ProvisioningModule } from './provisioning/provisioning.module';
 import { UsersModule } from './users/users.module';
@@ -59,7 +59,7 @@ export class AppModule {
           migrationsRun: true,
         }),
         ScheduleModule.forRoot(),
-        PreparedStatementsModule,
+        DatabaseModule,
         AuthModule,
         HealthModule,
         UsersModule,

@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { generateApiKey, hashApiKey } from '../src/api-keys/api-key-format';
 import { createTestDatabase, TestDatabase, withClient } from './support/database';
-import { startTestApp } from './support/app';
+import { me, startTestApp } from './support/app';
 
 describe('operator bootstrap', () => {
   let db: TestDatabase;
@@ -23,9 +23,9 @@ describe('operator bootstrap', () => {
     const key = generateApiKey();
     for (let start = 0; start < 2; start++) {
       const t = await startTestApp({}, { db, adminKey: key });
-      const me = await t.http().get('/api/v1/me').set('X-API-Key', key);
-      expect(me.status).toBe(200);
-      expect(me.body).toMatchObject({ email: 'admin@localhost', is_operator: true });
+      const whoAmI = await me(t, key);
+      expect(whoAmI.status).toBe(200);
+      expect(whoAmI.body).toMatchObject({ email: 'admin@localhost', is_operator: true });
       await t.close();
     }
     const state = await operatorState(db.url);
@@ -39,10 +39,10 @@ describe('operator bootstrap', () => {
     const t = await startTestApp({}, { db, adminKey: key });
     const keys = await t.http().get('/api/v1/api-keys').set('X-API-Key', key);
     await t.http().delete(`/api/v1/api-keys/${keys.body.data[0].id}`).set('X-API-Key', key);
-    expect((await t.http().get('/api/v1/me').set('X-API-Key', key)).status).toBe(401);
+    expect((await me(t, key)).status).toBe(401);
     await t.close();
     const again = await startTestApp({}, { db, adminKey: key });
-    expect((await again.http().get('/api/v1/me').set('X-API-Key', key)).status).toBe(200);
+    expect((await me(again, key)).status).toBe(200);
     await again.close();
   });
 
@@ -59,9 +59,9 @@ describe('operator bootstrap', () => {
       const keysInOutput = printed.join('').match(/pvk_[0-9A-Za-z]{38}/g) ?? [];
       expect(keysInOutput).toHaveLength(1);
       spy.mockRestore();
-      const me = await second.http().get('/api/v1/me').set('X-API-Key', keysInOutput[0]!);
-      expect(me.status).toBe(200);
-      expect(me.body.is_operator).toBe(true);
+      const whoAmI = await me(second, keysInOutput[0]!);
+      expect(whoAmI.status).toBe(200);
+      expect(whoAmI.body.is_operator).toBe(true);
       const live = await second.app.get(DataSource).query(`SELECT count(*)::int AS n FROM api_keys WHERE revoked_at IS NULL`);
       expect(live[0].n).toBe(1);
       await second.close();

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { IdempotencyService, IdempotentRequest, requestFingerprint } from '../src/common/idempotency';
-import { ProblemException } from '../src/common/problem';
+import { ProblemException, Problems } from '../src/common/problem';
 import { startTestApp, TestApp } from './support/app';
+import { onRealServer } from './support/conditions';
+import { waitFor } from './support/wait';
 
 /**
  * IdempotencyService on its own, against the real database: the semantics any POST route gets,
@@ -30,7 +32,9 @@ describe('IdempotencyService (common/idempotency)', () => {
   const domainExists = async (domain: string) =>
     (await ds.query(`SELECT 1 FROM organizations WHERE domain = $1`, [domain])).length === 1;
   const storedKey = async (key: string) =>
-    (await ds.query(`SELECT status, response_status FROM idempotency_keys WHERE organization_id = $1 AND key = $2`, [scope, key]))[0];
+    (
+      await ds.query(`SELECT status, response_status FROM idempotency_keys WHERE organization_id = $1 AND key = $2`, [scope, key])
+    )[0];
 
   it('runs the work once and replays its result for the same request', async () => {
     const key = randomUUID();
@@ -56,16 +60,21 @@ describe('IdempotencyService (common/idempotency)', () => {
     const work = async (manager: EntityManager) => {
       calls++;
       await insertDomain(manager, `${key}.example`);
-      throw ProblemException.conflict('thing-taken', 'Taken.', { thing: 'x' });
+      throw Problems.emailTaken('taken@x.example', { id: 'u-1', email: 'taken@x.example' });
     };
-    await expect(service.run(scope, requestFor(key, {}), work)).rejects.toMatchObject({ code: 'thing-taken', detail: 'Taken.' });
+    const detail = 'A user with email taken@x.example already exists (id u-1).';
+    await expect(service.run(scope, requestFor(key, {}), work)).rejects.toMatchObject({ code: 'email-taken', detail });
     expect(await domainExists(`${key}.example`)).toBe(false);
     expect(await storedKey(key)).toEqual({ status: 'completed', response_status: 409 });
 
     const replay = requestFor(key, {});
     const error = await service.run(scope, replay, work).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProblemException);
-    expect(error).toMatchObject({ code: 'thing-taken', detail: 'Taken.', extensions: { thing: 'x' } });
+    expect(error).toMatchObject({
+      code: 'email-taken',
+      detail,
+      extensions: { existing_user_id: 'u-1', existing_user_email: 'taken@x.example' },
+    });
     expect((error as ProblemException).getStatus()).toBe(409);
     expect(replay.replayed).toBe(true);
     expect(calls).toBe(1);
@@ -89,12 +98,14 @@ describe('IdempotencyService (common/idempotency)', () => {
 
   it('answers 422 for the same key with another request, in the same scope only', async () => {
     const key = randomUUID();
-    await service.run(scope, requestFor(key, { a: 1 }), async () => ({ ok: 1 }));
-    const error = await service.run(scope, requestFor(key, { a: 2 }), async () => ({ ok: 2 })).catch((e: unknown) => e);
+    await service.run(scope, requestFor(key, { a: 1 }), () => Promise.resolve({ ok: 1 }));
+    const error = await service.run(scope, requestFor(key, { a: 2 }), () => Promise.resolve({ ok: 2 })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProblemException);
     expect((error as ProblemException).getStatus()).toBe(422);
     // Another scope (organization) has its own keys.
-    await expect(service.run(randomUUID(), requestFor(key, { a: 2 }), async () => ({ ok: 2 }))).resolves.toEqual({ ok: 2 });
+    await expect(service.run(randomUUID(), requestFor(key, { a: 2 }), () => Promise.resolve({ ok: 2 }))).resolves.toEqual({
+      ok: 2,
+    });
   });
 
   it('runs the work in a plain transaction when the route was called without a key', async () => {
@@ -112,19 +123,34 @@ describe('IdempotencyService (common/idempotency)', () => {
     const key = randomUUID();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
+    let claimed!: () => void;
+    const firstHoldsTheKey = new Promise<void>((resolve) => (claimed = resolve));
     let calls = 0;
     const work = async (manager: EntityManager) => {
       calls++;
       await insertDomain(manager, `${key}-${calls}.example`);
+      claimed();
       await gate;
       return { call: calls };
     };
     const firstRequest = requestFor(key, {});
     const secondRequest = requestFor(key, {});
     const first = service.run(scope, firstRequest, work);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Barrier: the first transaction has claimed the key and is inside its work.
+    await firstHoldsTheKey;
     const second = service.run(scope, secondRequest, work);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (onRealServer) {
+      // The second transaction's claim blocks on the first one's uncommitted row of the key.
+      await waitFor("the second request's transaction to wait on the first one's lock", async () => {
+        const [{ n }] = await ds.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0`,
+        );
+        return n === 1;
+      });
+    }
+    // (On the embedded PGlite the pool has one connection, held by the first transaction: the
+    // second cannot begin before the first commits.)
     release();
     await expect(first).resolves.toEqual({ call: 1 });
     await expect(second).resolves.toEqual({ call: 1 });

@@ -9,6 +9,7 @@ import {
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { DatabaseHealth } from '../database/database-health';
+import { ApiKeysRepository } from './api-keys.repository';
 
 /** A key's last_used_at is written at most this often. */
 export const USAGE_WRITE_INTERVAL_MS = 60_000;
@@ -35,6 +36,7 @@ export class ApiKeyUsageRecorder implements OnApplicationBootstrap, BeforeApplic
   constructor(
     private readonly config: AppConfig,
     private readonly dataSource: DataSource,
+    private readonly keys: ApiKeysRepository,
     @Optional() private readonly database?: DatabaseHealth,
   ) {}
 
@@ -90,13 +92,7 @@ export class ApiKeyUsageRecorder implements OnApplicationBootstrap, BeforeApplic
     try {
       for (let i = 0; i < batch.length; i += KEYS_PER_UPDATE) {
         const chunk = batch.slice(i, i + KEYS_PER_UPDATE);
-        await this.dataSource.query(
-          `UPDATE api_keys AS k SET last_used_at = u.used_at
-             FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, used_at)
-            WHERE k.id = u.id
-              AND (k.last_used_at IS NULL OR k.last_used_at <= u.used_at - interval '${USAGE_WRITE_INTERVAL_MS / 1000} seconds')`,
-          [chunk.map(([id]) => id), chunk.map(([, at]) => at)],
-        );
+        await this.keys.recordUses(chunk, USAGE_WRITE_INTERVAL_MS / 1000);
       }
       return batch.length;
     } catch (error) {
@@ -104,7 +100,9 @@ export class ApiKeyUsageRecorder implements OnApplicationBootstrap, BeforeApplic
       for (const [keyId, at] of batch) if (!this.pending.has(keyId)) this.pending.set(keyId, at);
       // An unreachable database is logged once by DatabaseHealth, not at every flush.
       if (this.database?.reportFailure(error)) throw error;
-      this.logger.warn(`Could not write last_used_at of ${batch.length} keys: ${error instanceof Error ? error.message : error}`);
+      this.logger.warn(
+        `Could not write last_used_at of ${batch.length} keys: ${error instanceof Error ? error.message : String(error)}`,
+      );
       throw error;
     }
   }

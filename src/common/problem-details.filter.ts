@@ -2,7 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DATABASE_RETRY_AFTER_SECONDS, DatabaseHealth, isDatabaseUnreachable } from '../database/database-health';
-import { DATABASE_UNAVAILABLE, PROBLEM_TYPE_BASE, ProblemDto, ProblemException } from './problem';
+import { ProblemCode, ProblemDto, ProblemException, Problems } from './problem';
 
 /** Fastify's own errors (body parsing, limits) carry a statusCode and a code. */
 interface FastifyLikeError {
@@ -31,14 +31,14 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (!(exception instanceof HttpException) && isDatabaseUnreachable(exception)) {
       this.database?.reportFailure(exception);
       this.database?.countRefused();
-      error = ProblemException.databaseUnavailable();
+      error = Problems.databaseUnavailable();
     }
     const problem = this.toProblem(error);
     problem.instance = request?.url?.split('?')[0];
     if (problem.status >= 500 && !(error instanceof ProblemException)) {
       this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
     }
-    if (error instanceof ProblemException && error.code === DATABASE_UNAVAILABLE) {
+    if (error instanceof ProblemException && error.code === ProblemCode.DatabaseUnavailable) {
       void reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
     }
     void reply.status(problem.status).header('content-type', 'application/problem+json').send(problem);
@@ -48,7 +48,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (exception instanceof ProblemException) {
       const status = exception.getStatus();
       return {
-        type: PROBLEM_TYPE_BASE + exception.code,
+        type: exception.type,
         title: STATUS_CODES[status] ?? 'Error',
         status,
         detail: exception.detail,

@@ -1,7 +1,7 @@
 import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidateIf } from 'class-validator';
-import type { FastifyInstance } from 'fastify';
-import { FieldError, ProblemException } from './problem';
+import type { FastifyBodyParser, FastifyInstance } from 'fastify';
+import { FieldError, Problems } from './problem';
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((error) => {
@@ -39,7 +39,7 @@ export class StrictValidationPipe extends ValidationPipe {
       transform: true,
       transformOptions: { enableImplicitConversion: false },
       validationError: { target: false, value: false },
-      exceptionFactory: (errors) => ProblemException.validation(unique(flatten(errors))),
+      exceptionFactory: (errors) => Problems.validationFailed(unique(flatten(errors))),
     });
   }
 
@@ -50,14 +50,14 @@ export class StrictValidationPipe extends ValidationPipe {
     // PostgreSQL text cannot hold NUL: refuse it here as bad input rather than fail at the database.
     const nulField = findNul(value, metadata.type === 'body' ? '' : (metadata.data ?? ''));
     if (nulField !== null) {
-      throw ProblemException.validation([{ field: nulField || 'body', message: 'must not contain the NUL character' }]);
+      throw Problems.validationFailed([{ field: nulField || 'body', message: 'must not contain the NUL character' }]);
     }
     if (metadata.type === 'body' && metadata.metatype && this.toValidate(metadata)) {
       // No body at all (no Content-Type, nothing sent) is an empty object: routes whose fields are
       // all optional work without one, and required fields are reported by name.
       if (value === undefined) return super.transform({}, metadata);
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        throw ProblemException.validation(
+        throw Problems.validationFailed(
           [{ field: 'body', message: 'the request body must be a JSON object' }],
           'The request body must be a JSON object.',
         );
@@ -70,20 +70,23 @@ export class StrictValidationPipe extends ValidationPipe {
 /** No request of this API nests objects or arrays; anything deeper than this is refused. */
 export const MAX_BODY_NESTING = 16;
 
+type CallbackBodyParser = Exclude<FastifyBodyParser<string>, (request: never, rawBody: string) => Promise<unknown>>;
+
 /**
  * Fastify's own JSON body parser followed by a nesting check, before any guard, interceptor or
  * pipe: a JSON body nested thousands deep made class-transformer (and the idempotency fingerprint)
  * overflow the stack, a 500. Done while parsing, so requests without a body pay nothing for it.
  */
 export function parseJsonRefusingDeepNesting(fastify: FastifyInstance): void {
-  const parse = fastify.getDefaultJsonParser('error', 'error');
+  // Fastify's default JSON parser is the callback form; its declared type also allows the promise form.
+  const parse = fastify.getDefaultJsonParser('error', 'error') as CallbackBodyParser;
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'string' as const }, (request, body: string, done) => {
     parse(request, body, (error, value) => {
       if (error) return done(error, undefined);
       if (nestedDeeperThan(value, MAX_BODY_NESTING)) {
         const message = `must not nest objects or arrays more than ${MAX_BODY_NESTING} levels deep`;
-        return done(ProblemException.validation([{ field: 'body', message }]), undefined);
+        return done(Problems.validationFailed([{ field: 'body', message }]), undefined);
       }
       done(null, value);
     });
@@ -102,7 +105,7 @@ function findNul(value: unknown, path: string, depth = 0): string | null {
   if (typeof value === 'string') return value.includes('\u0000') ? path : null;
   if (depth > 32 || value === null || typeof value !== 'object') return null;
   for (const [key, item] of Object.entries(value)) {
-    if (key.includes('\u0000')) return path ? `${path}.${key.replace(/\u0000/g, '')}` : 'body';
+    if (key.includes('\u0000')) return path ? `${path}.${key.replaceAll('\u0000', '')}` : 'body';
     const found = findNul(item, path ? `${path}.${key}` : key, depth + 1);
     if (found !== null) return found;
   }

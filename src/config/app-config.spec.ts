@@ -1,4 +1,4 @@
-import { loadConfig } from './app-config';
+import { EnvironmentVariables, loadConfig } from './app-config';
 
 describe('loadConfig', () => {
   it('applies the contract defaults', () => {
@@ -57,6 +57,15 @@ describe('loadConfig', () => {
       shutdownGraceSeconds: 0,
       idempotencyLockSeconds: 5,
     });
+  });
+
+  it('holds every variable under its camelCase name, with the value given', () => {
+    const config = loadConfig({ KEY_USAGE_FLUSH_INTERVAL_MS: '250', DATABASE_URL: 'postgres://db/x', ACCESS_LOG: 'errors' });
+    expect(config).toMatchObject({ keyUsageFlushIntervalMs: 250, databaseUrl: 'postgres://db/x', accessLog: 'errors' });
+    const names = Object.keys(new EnvironmentVariables());
+    expect(names).toEqual(expect.arrayContaining(['DATABASE_URL', 'PUBLIC_BASE_URL', 'ADMIN_API_KEY', 'ACCESS_LOG']));
+    const camel = (name: string) => name.toLowerCase().replace(/_(.)/g, (_m, c: string) => c.toUpperCase());
+    expect(Object.keys(config).sort()).toEqual(names.map(camel).sort());
   });
 
   it('treats empty values as unset', () => {

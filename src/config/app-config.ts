@@ -7,14 +7,16 @@ const emptyToUndefined = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
 /**
- * The service's whole configuration, read once from the environment and validated at start-up.
- * Field names are the environment variable names so a failure names the variable.
+ * The service's whole configuration, read once from the environment and validated at start-up:
+ * each variable is declared here once, with its checks and its default (`undefined` when it has
+ * none, so every field exists on an instance). Field names are the environment variable names so
+ * a failure names the variable; AppConfig holds the same fields under their camelCase names.
  */
 export class EnvironmentVariables {
   @IsOptional()
   @Transform(emptyToUndefined)
   @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
-  DATABASE_URL?: string;
+  DATABASE_URL?: string = undefined;
 
   @Transform(toInt)
   @IsInt()
@@ -25,7 +27,7 @@ export class EnvironmentVariables {
   @IsOptional()
   @Transform(emptyToUndefined)
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
-  PUBLIC_BASE_URL?: string;
+  PUBLIC_BASE_URL?: string = undefined;
 
   /** At most 10 years: a larger TTL made expires_at an invalid date and every provision a 500. */
   @Transform(toInt)
@@ -50,7 +52,7 @@ export class EnvironmentVariables {
   @Matches(/^[\x21-\x7e]{8,256}$/, {
     message: 'ADMIN_API_KEY must be 8–256 printable ASCII characters without spaces (ideally a pvk_ key made by the API)',
   })
-  ADMIN_API_KEY?: string;
+  ADMIN_API_KEY?: string = undefined;
 
   @IsString()
   DATA_DIR: string = './.data';
@@ -129,41 +131,42 @@ export class EnvironmentVariables {
   IDEMPOTENCY_LOCK_SECONDS: number = 30;
 }
 
-/** The typed configuration other providers inject. */
-export class AppConfig {
-  readonly databaseUrl?: string;
-  readonly port: number;
-  readonly publicBaseUrl: string;
-  readonly provisionTtlSeconds: number;
-  readonly expirySweepIntervalSeconds: number;
-  readonly adminEmail: string;
-  readonly adminApiKey?: string;
-  readonly dataDir: string;
-  readonly logLevel: string;
-  readonly bodyLimitBytes: number;
-  readonly databasePoolSize: number;
-  readonly accessLog: 'all' | 'errors';
-  readonly keyCacheTtlMs: number;
-  readonly keyCacheMax: number;
-  readonly keyCacheNegativeTtlMs: number;
-  readonly keyCacheNegativeMax: number;
-  readonly keyUsageFlushIntervalMs: number;
-  readonly shutdownGraceSeconds: number;
-  readonly idempotencyLockSeconds: number;
+/** `KEY_CACHE_TTL_MS` → `keyCacheTtlMs`. */
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}`
+  : Lowercase<S>;
 
-  constructor(values: Omit<AppConfig, never>) {
-    Object.assign(this, values);
-  }
+function camelCase(name: string): string {
+  return name.toLowerCase().replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
 }
+
+type Variables = { readonly [K in Extract<keyof EnvironmentVariables, string> as CamelCase<K>]: EnvironmentVariables[K] };
+
+/**
+ * Every variable under its camelCase name, with the validated value — except `publicBaseUrl`,
+ * which is always set (defaulting to `http://localhost:$PORT`, without a trailing slash).
+ */
+export type AppConfigValues = Omit<Variables, 'publicBaseUrl'> & { readonly publicBaseUrl: string };
+
+function valuesClass<T extends object>(): new (values: T) => T {
+  return class {
+    constructor(values: T) {
+      Object.assign(this, values);
+    }
+  } as new (values: T) => T;
+}
+
+/** The typed configuration other providers inject (a class, so that it is its own DI token). */
+export class AppConfig extends valuesClass<AppConfigValues>() {}
 
 export class ConfigValidationError extends Error {}
 
 /** Validates an environment record; throws naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): AppConfig {
-  const known = Object.keys(new EnvironmentVariables());
+  const names = Object.keys(new EnvironmentVariables()) as Extract<keyof EnvironmentVariables, string>[];
   const raw: Record<string, unknown> = {};
-  for (const key of [...known, 'DATABASE_URL', 'PUBLIC_BASE_URL', 'ADMIN_API_KEY']) {
-    if (env[key] !== undefined) raw[key] = env[key];
+  for (const name of names) {
+    if (env[name] !== undefined) raw[name] = env[name];
   }
   const vars = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
   const errors = validateSync(vars, { skipMissingProperties: false });
@@ -171,25 +174,10 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     const lines = errors.map((e) => `${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`);
     throw new ConfigValidationError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
+  const values = Object.fromEntries(names.map((name) => [camelCase(name), vars[name]])) as unknown as Variables;
   return new AppConfig({
-    databaseUrl: vars.DATABASE_URL,
-    port: vars.PORT,
+    ...values,
     publicBaseUrl: (vars.PUBLIC_BASE_URL ?? `http://localhost:${vars.PORT}`).replace(/\/+$/, ''),
-    provisionTtlSeconds: vars.PROVISION_TTL_SECONDS,
-    expirySweepIntervalSeconds: vars.EXPIRY_SWEEP_INTERVAL_SECONDS,
     adminEmail: vars.ADMIN_EMAIL.trim().toLowerCase(),
-    adminApiKey: vars.ADMIN_API_KEY,
-    dataDir: vars.DATA_DIR,
-    logLevel: vars.LOG_LEVEL,
-    bodyLimitBytes: vars.BODY_LIMIT_BYTES,
-    databasePoolSize: vars.DATABASE_POOL_SIZE,
-    accessLog: vars.ACCESS_LOG,
-    keyCacheTtlMs: vars.KEY_CACHE_TTL_MS,
-    keyCacheMax: vars.KEY_CACHE_MAX,
-    keyCacheNegativeTtlMs: vars.KEY_CACHE_NEGATIVE_TTL_MS,
-    keyCacheNegativeMax: vars.KEY_CACHE_NEGATIVE_MAX,
-    keyUsageFlushIntervalMs: vars.KEY_USAGE_FLUSH_INTERVAL_MS,
-    shutdownGraceSeconds: vars.SHUTDOWN_GRACE_SECONDS,
-    idempotencyLockSeconds: vars.IDEMPOTENCY_LOCK_SECONDS,
   });
 }

@@ -1,5 +1,5 @@
 import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import {
   HealthCheck,
   HealthCheckResult,
@@ -8,9 +8,10 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import { ApiKeyCache } from '../api-keys/api-key-cache';
+import { ApiProblems } from '../common/api-problems.decorator';
 import { Public } from '../common/auth.decorators';
 import { GracefulShutdown } from '../common/graceful-shutdown';
-import { DATABASE_UNAVAILABLE, ProblemDto, ProblemException } from '../common/problem';
+import { Problems } from '../common/problem';
 
 /** How long the readiness check waits for the database's answer. */
 const DATABASE_PING_TIMEOUT_MS = 2000;
@@ -49,7 +50,7 @@ export class HealthController {
   @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({ summary: 'Readiness (same as /health/ready)' })
   @ApiOkResponse({ description: 'Ready: the database answers and the instance is not shutting down.', schema: HEALTH_BODY })
-  @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'Not ready: shutting down, or the database does not answer.' })
+  @ApiProblems({ 503: 'Not ready: shutting down (`shutting-down`), or the database does not answer (`database-unavailable`).' })
   check() {
     return this.readiness();
   }
@@ -58,7 +59,7 @@ export class HealthController {
   @HealthCheck({ swaggerDocumentation: false })
   @ApiOperation({ summary: 'Readiness: 200 when the database answers and the instance is not shutting down' })
   @ApiOkResponse({ description: 'Ready: the database answers and the instance is not shutting down.', schema: HEALTH_BODY })
-  @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'Not ready: shutting down, or the database does not answer.' })
+  @ApiProblems({ 503: 'Not ready: shutting down (`shutting-down`), or the database does not answer (`database-unavailable`).' })
   ready() {
     return this.readiness();
   }
@@ -82,20 +83,9 @@ export class HealthController {
       if (!(error instanceof ServiceUnavailableException)) throw error;
       const result = error.getResponse() as HealthCheckResult;
       const checks = { checks: result.details };
-      if (this.shutdown.shuttingDown) {
-        throw new ProblemException(
-          503,
-          'shutting-down',
-          'This instance is shutting down; send requests to another one.',
-          undefined,
-          checks,
-        );
-      }
-      throw new ProblemException(
-        503,
-        DATABASE_UNAVAILABLE,
+      if (this.shutdown.shuttingDown) throw Problems.shuttingDown(checks);
+      throw Problems.databaseUnavailable(
         'The database does not answer; this instance cannot serve requests that need it.',
-        undefined,
         checks,
       );
     }

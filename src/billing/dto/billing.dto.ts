@@ -125,3 +125,13 @@ export class UsageDto {
   /** One row per user who spent, most units first. */
   data: UserUsageDto[];
 }
+
+export class OrganizationDto {
+  id: string;
+  domain: string;
+  /** Credits in the organization's pool. */
+  balance: number;
+  created_at: string;
+}
+
+export class OrganizationPageDto extends PageOf(OrganizationDto) {}

@@ -1,6 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { DatabaseHealth } from '../../database/database-health';
+import { IdempotencyRepository } from './idempotency.repository';
 
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -15,7 +15,7 @@ export class IdempotencyKeySweeper implements OnApplicationBootstrap, OnModuleDe
   private timer?: NodeJS.Timeout;
 
   constructor(
-    private readonly dataSource: DataSource,
+    private readonly keys: IdempotencyRepository,
     @Optional() private readonly database?: DatabaseHealth,
   ) {}
 
@@ -32,21 +32,9 @@ export class IdempotencyKeySweeper implements OnApplicationBootstrap, OnModuleDe
   async sweep(batchSize = 5000): Promise<number> {
     let total = 0;
     for (;;) {
-      const rows: { n: number }[] = await this.dataSource.query(
-        `WITH batch AS (
-           SELECT organization_id, key FROM idempotency_keys
-            WHERE expires_at <= now()
-            LIMIT $1
-              FOR UPDATE SKIP LOCKED)
-         , gone AS (
-           DELETE FROM idempotency_keys k USING batch
-            WHERE k.organization_id = batch.organization_id AND k.key = batch.key
-           RETURNING 1)
-         SELECT count(*)::int AS n FROM gone`,
-        [batchSize],
-      );
-      total += rows[0].n;
-      if (rows[0].n < batchSize) return total;
+      const deleted = await this.keys.deleteExpiredBatch(batchSize);
+      total += deleted;
+      if (deleted < batchSize) return total;
     }
   }
 

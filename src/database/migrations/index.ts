@@ -1,6 +1,13 @@
+import type { MigrationInterface } from 'typeorm';
 import { InitialSchema1795434712884 } from './1795434712884-InitialSchema';
 import { Provisions1795435625645 } from './1795435625645-Provisions';
 import { Billing1795435626831 } from './1795435626831-Billing';
+import { CreditPools1795500110000 } from './1795500110000-CreditPools';
 
 /** Every migration, in order. `npm run migration:generate` writes a new file; add it here. */
-export const MIGRATIONS: Function[] = [InitialSchema1795434712884, Provisions1795435625645, Billing1795435626831];
+export const MIGRATIONS: (new () => MigrationInterface)[] = [
+  InitialSchema1795434712884,
+  Provisions1795435625645,
+  Billing1795435626831,
+  CreditPools1795500110000,
+];

@@ -93,13 +93,3 @@ export class AdminUpdateUserDto {
   @IsIn(['active', 'disabled'])
   status?: 'active' | 'disabled';
 }
-
-export class OrganizationDto {
-  id: string;
-  domain: string;
-  /** Credits in the organization's pool. */
-  balance: number;
-  created_at: string;
-}
-
-export class OrganizationPageDto extends PageOf(OrganizationDto) {}

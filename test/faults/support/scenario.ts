@@ -121,9 +121,11 @@ export async function auditDatabase(url: string, ack: { users: string[]; entries
       `SELECT count(*)::int AS n FROM users u WHERE NOT EXISTS (SELECT 1 FROM api_keys k WHERE k.user_id = u.id)`,
     );
     const unbalanced = await db.query<{ domain: string; balance: number; sum: number }>(
-      `SELECT o.domain, o.balance, COALESCE((SELECT sum(delta) FROM credit_ledger_entries e WHERE e.organization_id = o.id), 0)::int AS sum
+      `SELECT o.domain, COALESCE(p.balance, 0) AS balance, l.sum
          FROM organizations o
-        WHERE o.balance <> COALESCE((SELECT sum(delta) FROM credit_ledger_entries e WHERE e.organization_id = o.id), 0)`,
+         LEFT JOIN credit_pools p ON p.organization_id = o.id
+         CROSS JOIN LATERAL (SELECT COALESCE(sum(delta), 0)::int AS sum FROM credit_ledger_entries e WHERE e.organization_id = o.id) l
+        WHERE COALESCE(p.balance, 0) <> l.sum`,
     );
     return {
       acknowledgedUsersPresent: `${users.rows[0].n}/${ack.users.length}`,
