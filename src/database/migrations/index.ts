@@ -3,6 +3,7 @@ import { InitialSchema1795434712884 } from './1795434712884-InitialSchema';
 import { Provisions1795435625645 } from './1795435625645-Provisions';
 import { Billing1795435626831 } from './1795435626831-Billing';
 import { CreditPools1795500110000 } from './1795500110000-CreditPools';
+import { ApiKeyScope1795500200000 } from './1795500200000-ApiKeyScope';
 
 /** Every migration, in order. `npm run migration:generate` writes a new file; add it here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -10,4 +11,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   Provisions1795435625645,
   Billing1795435626831,
   CreditPools1795500110000,
+  ApiKeyScope1795500200000,
 ];
