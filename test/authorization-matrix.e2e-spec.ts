@@ -124,6 +124,8 @@ const MATRIX: Row[] = [
   ['POST /api/v1/admin/credits',                   'none',            '201 403 403 403 403 403 403 403 401 401'],
 
   ['GET /health',                                  'none',            '200 200 200 200 200 200 200 200 200 200'],
+  ['GET /health/ready',                            'none',            '200 200 200 200 200 200 200 200 200 200'],
+  ['GET /health/live',                             'none',            '200 200 200 200 200 200 200 200 200 200'],
 ];
 
 /** What a cell sends: the path with its parameter filled, and the body or query the route needs. */
@@ -174,6 +176,8 @@ const CALLS: Record<string, (id: string, target: Target) => Call> = {
     idempotent: true,
   }),
   'GET /health': () => ({ path: '/health' }),
+  'GET /health/ready': () => ({ path: '/health/ready' }),
+  'GET /health/live': () => ({ path: '/health/live' }),
 };
 
 interface Identity {
