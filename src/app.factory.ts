@@ -3,15 +3,18 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
-import { AppModule } from './app.module';
+import { DataSource } from 'typeorm';
+import { AppModule, RuntimeState } from './app.module';
 import { createAppLogger, registerAccessLog } from './common/access-log';
 import { API_KEY_SCHEME } from './common/auth.decorators';
 import { METRICS_TOKEN_SCHEME } from './common/metrics/metrics.controller';
+import { GracefulShutdown } from './common/graceful-shutdown';
 import { frameworkErrorAsProblem, ProblemDetailsFilter } from './common/problem-details.filter';
 import { documentRateLimits } from './common/rate-limit/rate-limit.openapi';
 import { registerRequestIdHeader, requestIdOf } from './common/request-id';
 import { parseJsonRefusingDeepNesting, StrictValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
+import { DatabaseHealth } from './database/database-health';
 
 export type ProvisioApp = NestFastifyApplication;
 
@@ -40,13 +43,19 @@ export async function createApp(
   // a body validated as if it were JSON.
   adapter.getInstance().removeContentTypeParser('text/plain');
   parseJsonRefusingDeepNesting(adapter.getInstance());
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger), adapter, {
+  // What the instance knows about itself (draining? database reachable?), shared by the HTTP
+  // server's hooks, the error filter, TypeORM's logger and /health/ready.
+  const state: RuntimeState = { shutdown: new GracefulShutdown(), database: new DatabaseHealth() };
+  state.shutdown.attach(adapter.getInstance().server);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, logger, state), adapter, {
     bufferLogs: true,
     bodyParser: false,
   });
   app.useLogger(app.get(Logger));
+  const dataSource = app.get(DataSource);
+  state.database.watch(() => dataSource.query('SELECT 1'));
   app.useGlobalPipes(new StrictValidationPipe());
-  app.useGlobalFilters(new ProblemDetailsFilter());
+  app.useGlobalFilters(new ProblemDetailsFilter(state.database));
   setUpOpenApi(app);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();

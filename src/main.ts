@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { ConfigValidationError, loadConfig } from './config/app-config';
 import { EmbeddedPostgres } from './database/embedded-postgres';
 import { createApp } from './app.factory';
+import { GracefulShutdown } from './common/graceful-shutdown';
 
 async function main(): Promise<void> {
   if (existsSync('.env')) process.loadEnvFile('.env');
@@ -21,12 +22,25 @@ async function main(): Promise<void> {
   // PGlite is one backend session: concurrent connections interleave their protocol messages
   // (e.g. "unnamed prepared statement does not exist"), so the embedded database gets one connection.
   const app = await createApp({ ...config, databaseUrl, databasePoolSize: embedded ? 1 : config.databasePoolSize });
-  // Close the app (HTTP, jobs, pool) first, then the embedded database it was using.
+  // SIGTERM/SIGINT: drain HTTP (not-ready at once, no new connections, requests in flight and on
+  // open connections answered, up to SHUTDOWN_GRACE_SECONDS), then close the app — its shutdown
+  // hooks flush last_used_at, stop the jobs and close the pool — then the embedded database.
   let closing = false;
+  const graceMs = config.shutdownGraceSeconds * 1000;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
-    console.log(`${signal}: shutting down`);
+    // Should closing hang (a flush waiting on an unreachable database), exit anyway.
+    setTimeout(() => {
+      console.error(`${signal}: shutdown did not finish within ${graceMs / 1000 + 15} s; exiting`);
+      process.exit(1);
+    }, graceMs + 15_000).unref();
+    console.log(`${signal}: not ready; draining HTTP for at most ${graceMs / 1000} s`);
+    const drained = await app.get(GracefulShutdown).drain(app.getHttpServer(), graceMs);
+    console.log(
+      `${signal}: HTTP drained in ${drained.ms} ms (${drained.inFlightAtStart} request(s) in flight at the signal, ` +
+        `${drained.arrived} arrived on open connections, ${drained.destroyed} connection(s) cut at the deadline); closing`,
+    );
     await app.close();
     await embedded?.stop();
     process.exit(0);

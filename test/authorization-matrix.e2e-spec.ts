@@ -130,6 +130,8 @@ const MATRIX: Row[] = [
 
   ['GET /health',                                  'none',            '200 200 200 200 200 200 200 200 200 200'],
   ['GET /metrics',                                 'none',            '200 200 200 200 200 200 200 200 200 200'],
+  ['GET /health/ready',                            'none',            '200 200 200 200 200 200 200 200 200 200'],
+  ['GET /health/live',                             'none',            '200 200 200 200 200 200 200 200 200 200'],
 ];
 
 /** What a cell sends: the path with its parameter filled, and the body or query the route needs. */
@@ -190,6 +192,8 @@ const CALLS: Record<string, (id: string, target: Target) => Call> = {
   }),
   'GET /health': () => ({ path: '/health' }),
   'GET /metrics': () => ({ path: '/metrics' }),
+  'GET /health/ready': () => ({ path: '/health/ready' }),
+  'GET /health/live': () => ({ path: '/health/live' }),
 };
 
 interface Identity {

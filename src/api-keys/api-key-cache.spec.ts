@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/app-config';
-import { ApiKeyCache } from './api-key-cache';
+import { ApiKeyCache, UNVERIFIED_TTL_MS } from './api-key-cache';
 import { hashApiKey, generateApiKey } from './api-key-format';
 import type { KeyRecord } from './api-key-verifier';
 
@@ -115,5 +115,36 @@ describe('ApiKeyCache', () => {
     expect(cache.stats()).toMatchObject({ size: 1, indexedUsers: 1 });
     cache.applyMessage('not json');
     expect(cache.stats()).toMatchObject({ size: 0, indexedUsers: 0 });
+  });
+
+  it('fails closed: while the listener is not proven, cached keys live at most UNVERIFIED_TTL_MS', async () => {
+    const cache = make({ KEY_CACHE_TTL_MS: '60000' });
+    const hash = hashApiKey(generateApiKey());
+    let loads = 0;
+    const load = () => (loads++, Promise.resolve(record('u1')));
+    cache.setListenerState('listening');
+    await cache.resolve(hash, load);
+    expect(cache.listenerHealth()).toMatchObject({ state: 'listening', verified: true, ttl_ms: 60000 });
+
+    cache.setListenerState('disconnected'); // may miss revocations from now on: what was cached is dropped
+    expect(cache.stats().size).toBe(0);
+    expect(cache.listenerHealth()).toMatchObject({ state: 'disconnected', verified: false, ttl_ms: UNVERIFIED_TTL_MS });
+    await cache.resolve(hash, load);
+    await cache.resolve(hash, load);
+    expect(loads).toBe(2);
+    await new Promise((r) => setTimeout(r, UNVERIFIED_TTL_MS + 50));
+    await cache.resolve(hash, load);
+    expect(loads).toBe(3);
+
+    cache.setListenerState('unverified'); // still not proven: nothing more is dropped
+    expect(cache.stats().size).toBe(1);
+    cache.setListenerState('listening');
+    expect(cache.listenerHealth()).toMatchObject({ verified: true, ttl_ms: 60000 });
+  });
+
+  it('keeps KEY_CACHE_TTL_MS on the embedded database (no other process to hear)', () => {
+    const cache = make({ KEY_CACHE_TTL_MS: '60000' });
+    cache.setListenerState('unsupported');
+    expect(cache.listenerHealth()).toMatchObject({ state: 'unsupported', verified: true, ttl_ms: 60000 });
   });
 });

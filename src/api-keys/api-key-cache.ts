@@ -20,8 +20,29 @@ const USERS_PER_NOTIFICATION = 100;
 /** What a notification on KEY_CACHE_CHANNEL carries. */
 export type KeyCacheMessage = { users: string[] } | { all: true } | { probe: string };
 
-/** State of the cross-instance invalidation listener (see KeyCacheListener). */
-export type ListenerState = 'stopped' | 'connecting' | 'listening' | 'disconnected' | 'unsupported';
+/**
+ * State of the cross-instance invalidation listener (see KeyCacheListener). `listening`: its probe
+ * came back, so other instances' revocations are heard. `connecting`, `disconnected` and
+ * `unverified` (connected, but its last probe did not come back) fail closed: cached keys live at
+ * most UNVERIFIED_TTL_MS. `unsupported` (the embedded PGlite, one process) and `stopped` (no
+ * listener) keep KEY_CACHE_TTL_MS.
+ */
+export type ListenerState = 'stopped' | 'connecting' | 'listening' | 'unverified' | 'disconnected' | 'unsupported';
+
+/** How long a verified key stays cached while the listener cannot prove it hears other instances. */
+export const UNVERIFIED_TTL_MS = 1000;
+const FAIL_CLOSED_STATES: ReadonlySet<ListenerState> = new Set(['connecting', 'unverified', 'disconnected']);
+
+/** The listener as /health/ready reports it (and a metric can export it). */
+export interface KeyCacheListenerHealth {
+  state: ListenerState;
+  /** True when revocations by other instances are known to reach this one (or there are none: PGlite). */
+  verified: boolean;
+  /** How long a key verified now stays cached. */
+  ttl_ms: number;
+  /** When the state last changed. */
+  since: string;
+}
 
 export interface KeyCacheStats {
   enabled: boolean;
@@ -73,7 +94,11 @@ export class ApiKeyCache implements OnModuleInit, OnApplicationShutdown {
   private generation = 0;
   private counters = { hits: 0, negativeHits: 0, misses: 0, invalidations: 0 };
   private listenerState: ListenerState = 'stopped';
+  private listenerSince = Date.now();
   private listenerConnects = 0;
+  /** KEY_CACHE_TTL_MS, or UNVERIFIED_TTL_MS (if shorter) while the listener fails closed. */
+  private ttlMs: number;
+  private readonly configuredTtlMs: number;
   private readonly afterCommit = new AfterCommitHooks();
 
   constructor(
@@ -86,6 +111,8 @@ export class ApiKeyCache implements OnModuleInit, OnApplicationShutdown {
       negative_hit: this.counters.negativeHits,
       miss: this.counters.misses,
     }));
+    this.configuredTtlMs = config.keyCacheTtlMs;
+    this.ttlMs = config.keyCacheTtlMs;
     this.positive =
       config.keyCacheTtlMs > 0
         ? new LRUCache<string, KeyRecord>({
@@ -220,9 +247,27 @@ export class ApiKeyCache implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /**
+   * Entering a fail-closed state drops every cached key (revocations may be missed from now on)
+   * and caches new ones for at most UNVERIFIED_TTL_MS, until the listener is heard again.
+   */
   setListenerState(state: ListenerState): void {
+    if (state === this.listenerState) return;
     if (state === 'listening') this.listenerConnects++;
+    const failClosed = FAIL_CLOSED_STATES.has(state);
+    if (failClosed && !FAIL_CLOSED_STATES.has(this.listenerState)) this.clear();
+    this.ttlMs = failClosed ? Math.min(this.configuredTtlMs, UNVERIFIED_TTL_MS) : this.configuredTtlMs;
     this.listenerState = state;
+    this.listenerSince = Date.now();
+  }
+
+  listenerHealth(): KeyCacheListenerHealth {
+    return {
+      state: this.listenerState,
+      verified: !FAIL_CLOSED_STATES.has(this.listenerState),
+      ttl_ms: this.positive ? this.ttlMs : 0,
+      since: new Date(this.listenerSince).toISOString(),
+    };
   }
 
   stats(): KeyCacheStats {
@@ -242,7 +287,7 @@ export class ApiKeyCache implements OnModuleInit, OnApplicationShutdown {
   private store(id: string, record: KeyRecord | null): void {
     if (record) {
       Object.freeze(record.principal);
-      this.positive?.set(id, record);
+      this.positive?.set(id, record, { ttl: this.ttlMs });
       // After set(): replacing an entry first disposes (unindexes) the old one.
       let hashes = this.byUser.get(record.principal.userId);
       if (!hashes) this.byUser.set(record.principal.userId, (hashes = new Set()));

@@ -1,6 +1,14 @@
-import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnApplicationShutdown,
+  Optional,
+} from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
+import { DatabaseHealth } from '../database/database-health';
 import { ApiKeysRepository } from './api-keys.repository';
 
 /** A key's last_used_at is written at most this often. */
@@ -29,6 +37,7 @@ export class ApiKeyUsageRecorder implements OnApplicationBootstrap, BeforeApplic
     private readonly config: AppConfig,
     private readonly dataSource: DataSource,
     private readonly keys: ApiKeysRepository,
+    @Optional() private readonly database?: DatabaseHealth,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -89,6 +98,8 @@ export class ApiKeyUsageRecorder implements OnApplicationBootstrap, BeforeApplic
     } catch (error) {
       // Keep the uses for the next flush (newer ones recorded meanwhile win).
       for (const [keyId, at] of batch) if (!this.pending.has(keyId)) this.pending.set(keyId, at);
+      // An unreachable database is logged once by DatabaseHealth, not at every flush.
+      if (this.database?.reportFailure(error)) throw error;
       this.logger.warn(
         `Could not write last_used_at of ${batch.length} keys: ${error instanceof Error ? error.message : String(error)}`,
       );

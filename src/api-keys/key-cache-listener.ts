@@ -3,36 +3,48 @@ import { randomUUID } from 'node:crypto';
 import { Client, Notification } from 'pg';
 import { AppConfig } from '../config/app-config';
 import { Database } from '../database/database';
-import { ApiKeyCache, KEY_CACHE_CHANNEL } from './api-key-cache';
+import { ApiKeyCache, KEY_CACHE_CHANNEL, UNVERIFIED_TTL_MS } from './api-key-cache';
 
 /** The listener's connection shows up under this name in pg_stat_activity. */
 export const KEY_CACHE_LISTENER_APPLICATION_NAME = 'provisio-key-cache';
 const MIN_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5000;
-const PING_INTERVAL_MS = 10_000;
+/** How often a listening connection is checked (a query on it, then a probe from another connection). */
+const CHECK_INTERVAL_MS = 10_000;
+/** How often the check is repeated while the last probe did not come back. */
+const UNVERIFIED_CHECK_INTERVAL_MS = 2000;
 const PROBE_TIMEOUT_MS = 3000;
+
+/** What a probe showed: heard by the listener, echoed back to its sender (PGlite), or neither. */
+type ProbeOutcome = 'heard' | 'echoed' | 'silent';
 
 /**
  * Hears other instances' invalidations: a dedicated `pg` connection (not one of the pool's) doing
- * `LISTEN provisio_key_cache`. When it drops, it reconnects with exponential backoff; meanwhile the
- * cache falls back to its TTL, and on every (re)connection the whole cache is cleared once, since
- * notifications may have been missed.
+ * `LISTEN provisio_key_cache`. It fails closed: until a probe sent from a second connection comes
+ * back to it, and again whenever a later probe does not (every CHECK_INTERVAL_MS) or the connection
+ * drops, the cache keeps keys at most UNVERIFIED_TTL_MS (see ApiKeyCache.setListenerState), so a
+ * revocation on another instance is obeyed within about a second even then. A dropped connection
+ * is reconnected with exponential backoff; on every (re)connection the whole cache is cleared
+ * once, since notifications may have been missed. A lost connection is logged once, and so is its
+ * return, not every failed attempt in between.
  *
  * On the embedded PGlite (one backend session behind every connection; a notification comes back
  * on the connection that sent it, never on another) no listener is started and the state is
  * `unsupported`: invalidation stays exact within this process (the embedded database is for one
  * process), and changes made by another process would reach it only through the TTL. Elsewhere,
- * once listening, it probes the channel from a second short-lived connection, and gives up the
- * same way if the probe comes back on the sending connection instead.
+ * the same is concluded if the first probe comes back on the sending connection.
  */
 @Injectable()
 export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(KeyCacheListener.name);
   private client: Client | null = null;
   private stopped = false;
-  private wake: (() => void) | null = null;
+  /** Ends the pauses in progress (backoff, the wait between checks). */
+  private readonly wakers = new Set<() => void>();
   private loop: Promise<void> | null = null;
   private readonly probes = new Map<string, () => void>();
+  /** Set while a failure has been logged and its end not yet: later failures are not logged again. */
+  private troubled = false;
 
   constructor(
     private readonly config: AppConfig,
@@ -48,12 +60,13 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
       this.cache.setListenerState('unsupported');
       return;
     }
+    this.cache.setListenerState('connecting');
     this.loop = this.run();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.wakeAll();
     await this.client?.end().catch(() => undefined);
     await this.loop;
     this.cache.setListenerState('stopped');
@@ -62,32 +75,49 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
   private async run(): Promise<void> {
     let attempt = 0;
     while (!this.stopped) {
-      this.cache.setListenerState(attempt === 0 ? 'connecting' : 'disconnected');
-      const outcome = await this.connect().catch((error: unknown) => {
-        this.logger.warn(`Key cache listener could not connect (${describe(error)}); retrying, TTL applies meanwhile`);
+      const connection = await this.connect().catch((error: unknown) => {
+        this.trouble(`Key cache listener could not connect (${describe(error)}); retrying`);
         return null;
       });
-      if (outcome !== null) {
+      if (connection) {
         attempt = 0;
+        const outcome = await connection.closed;
         if (outcome === 'unsupported' || this.stopped) return;
-        this.logger.warn(`Key cache listener lost its connection (${outcome}); reconnecting, TTL applies meanwhile`);
         this.cache.setListenerState('disconnected');
+        this.trouble(`Key cache listener lost its connection (${outcome}); reconnecting`);
       }
       const delay = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** attempt) * (0.5 + Math.random() / 2);
       attempt = Math.min(attempt + 1, 16);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = null;
+      await this.pause(delay);
     }
   }
 
-  /** Connects and LISTENs; resolves once the connection has ended, with why ('unsupported' if LISTEN cannot work here). */
-  private async connect(): Promise<string> {
+  /** Logs the first failure of a series, with what it means for the cache. */
+  private trouble(message: string): void {
+    if (this.stopped || this.troubled) return;
+    this.troubled = true;
+    this.logger.warn(`${message}; cached keys live at most ${UNVERIFIED_TTL_MS} ms until it is heard again`);
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.wakers.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      timer.unref();
+      this.wakers.add(wake);
+    });
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.wakers]) wake();
+  }
+
+  /** Connects and LISTENs; `closed` settles with why the connection ended. */
+  private async connect(): Promise<{ closed: Promise<string> }> {
     const client = new Client({
       connectionString: this.config.databaseUrl,
       application_name: KEY_CACHE_LISTENER_APPLICATION_NAME,
@@ -110,22 +140,13 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
     }
     if (this.stopped) {
       await client.end().catch(() => undefined);
-      return closed;
+      return { closed };
     }
     // Notifications sent while nobody listened are lost: start from an empty cache.
     this.cache.clear();
-    this.cache.setListenerState('listening');
-    const ping = setInterval(() => {
-      client.query('SELECT 1').catch((error: unknown) => {
-        end(`ping failed: ${describe(error)}`);
-        void client.end().catch(() => undefined);
-      });
-    }, PING_INTERVAL_MS);
-    ping.unref();
-    void closed.then(() => clearInterval(ping));
 
-    const supported = await this.probe();
-    if (!supported) {
+    const first = await this.probe();
+    if (first === 'echoed') {
       this.logger.warn(
         'LISTEN/NOTIFY does not reach a separate connection on this database (the embedded PGlite shares one ' +
           'session between connections): the key cache is invalidated exactly within this process only; ' +
@@ -134,27 +155,66 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
       this.cache.setListenerState('unsupported');
       await client.query('UNLISTEN *').catch(() => undefined);
       await client.end().catch(() => undefined);
-      return 'unsupported';
+      return { closed: Promise.resolve('unsupported') };
     }
-    return closed;
+    let done = false;
+    void closed.then(() => {
+      done = true;
+      this.wakeAll();
+    });
+    void this.watch(client, first, () => done, end);
+    return { closed };
   }
 
   /**
-   * Sends a probe from a second connection. True when the listener hears it, false when it comes
-   * back on the sending connection (PGlite). Neither within the timeout: assumed supported, since a
-   * real server is merely slow.
+   * Until the connection ends: takes the first probe's outcome, then periodically a query on the
+   * listening connection (a dead one fails it) and a probe from another connection; `listening`
+   * when heard, `unverified` when not.
    */
-  private async probe(): Promise<boolean> {
+  private async watch(client: Client, first: ProbeOutcome, ended: () => boolean, end: (reason: string) => void): Promise<void> {
+    let outcome = first;
+    for (;;) {
+      if (ended() || this.stopped) return;
+      let delay: number;
+      if (outcome === 'heard') {
+        this.cache.setListenerState('listening');
+        if (this.troubled) this.logger.log('Key cache listener hears other instances again');
+        this.troubled = false;
+        delay = CHECK_INTERVAL_MS;
+      } else {
+        this.cache.setListenerState('unverified');
+        this.trouble(`Key cache listener did not hear its probe within ${PROBE_TIMEOUT_MS} ms`);
+        delay = UNVERIFIED_CHECK_INTERVAL_MS;
+      }
+      await this.pause(delay);
+      if (ended() || this.stopped) return;
+      try {
+        await client.query('SELECT 1');
+      } catch (error) {
+        end(`check failed: ${describe(error)}`);
+        void client.end().catch(() => undefined);
+        return;
+      }
+      outcome = await this.probe();
+    }
+  }
+
+  /**
+   * Sends a probe from a second connection: `heard` when the listener hears it, `echoed` when it
+   * comes back on the sending connection (PGlite), `silent` when neither happens within the timeout
+   * or the probe cannot be sent.
+   */
+  private async probe(): Promise<ProbeOutcome> {
     const nonce = randomUUID();
-    const sender = new Client({ connectionString: this.config.databaseUrl, connectionTimeoutMillis: 5000 });
-    let settle: (supported: boolean) => void = () => undefined;
-    const outcome = new Promise<boolean>((resolve) => (settle = resolve));
-    this.probes.set(nonce, () => settle(true));
-    const timer = setTimeout(() => settle(true), PROBE_TIMEOUT_MS);
+    const sender = new Client({ connectionString: this.config.databaseUrl, connectionTimeoutMillis: 5000, query_timeout: 5000 });
+    let settle: (outcome: ProbeOutcome) => void = () => undefined;
+    const outcome = new Promise<ProbeOutcome>((resolve) => (settle = resolve));
+    this.probes.set(nonce, () => settle('heard'));
+    const timer = setTimeout(() => settle('silent'), PROBE_TIMEOUT_MS);
     try {
       sender.on('error', () => undefined);
       sender.on('notification', (n: Notification) => {
-        if (n.payload?.includes(nonce)) settle(false);
+        if (n.payload?.includes(nonce)) settle('echoed');
       });
       await sender.connect();
       await sender.query(`SELECT pg_notify($1, $2)`, [KEY_CACHE_CHANNEL, JSON.stringify({ probe: nonce })]);
@@ -162,8 +222,8 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
       await sender.query('SELECT 1');
       return await outcome;
     } catch (error) {
-      this.logger.warn(`Key cache listener probe failed (${describe(error)}); assuming notifications work`);
-      return true;
+      this.logger.debug(`Key cache listener probe failed (${describe(error)})`);
+      return 'silent';
     } finally {
       clearTimeout(timer);
       this.probes.delete(nonce);

@@ -1,7 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ProblemDto, ProblemException } from './problem';
+import { DATABASE_RETRY_AFTER_SECONDS, DatabaseHealth, isDatabaseUnreachable } from '../database/database-health';
+import { ProblemCode, ProblemDto, ProblemException, Problems } from './problem';
 import { REQUEST_ID_HEADER } from './request-id';
 
 /** Fastify's own errors (body parsing, limits) carry a statusCode and a code. */
@@ -13,22 +14,35 @@ interface FastifyLikeError {
 
 /**
  * Turns every error into RFC 9457 problem details. Unknown errors are 500 and logged with their
- * stack; their message never reaches the client.
+ * stack; their message never reaches the client. An error that says the database cannot be reached
+ * is a 503 `database-unavailable` problem with Retry-After, and is not logged here: DatabaseHealth
+ * logs the outage once when it starts and once when it ends.
  */
 @Catch()
 export class ProblemDetailsFilter implements ExceptionFilter {
   private readonly logger = new Logger('ProblemDetails');
 
+  constructor(private readonly database?: DatabaseHealth) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
     const reply = ctx.getResponse<FastifyReply>();
     const request = ctx.getRequest<FastifyRequest>();
-    const problem = this.toProblem(exception);
+    let error = exception;
+    if (!(exception instanceof HttpException) && isDatabaseUnreachable(exception)) {
+      this.database?.reportFailure(exception);
+      this.database?.countRefused();
+      error = Problems.databaseUnavailable();
+    }
+    const problem = this.toProblem(error);
     problem.instance = request?.url?.split('?')[0];
     if (request?.id) problem.request_id = request.id;
-    if (problem.status >= 500) {
-      const error = exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
-      this.logger.error({ request_id: request?.id, err: error }, 'request failed');
+    if (problem.status >= 500 && !(error instanceof ProblemException)) {
+      const stack = exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
+      this.logger.error({ request_id: request?.id, err: stack }, 'request failed');
+    }
+    if (error instanceof ProblemException && error.code === ProblemCode.DatabaseUnavailable) {
+      void reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
     }
     void reply.status(problem.status).header('content-type', 'application/problem+json').send(problem);
   }

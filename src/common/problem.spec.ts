@@ -39,6 +39,8 @@ const EXPECTED_STATUS: Record<ProblemCode, number> = {
   [ProblemCode.BalanceWouldGoNegative]: 422,
   [ProblemCode.BalanceLimitExceeded]: 422,
   [ProblemCode.RateLimited]: 429,
+  [ProblemCode.DatabaseUnavailable]: 503,
+  [ProblemCode.ShuttingDown]: 503,
 };
 
 /** One problem of every factory, to check what all of them share. */
@@ -67,6 +69,8 @@ const EVERY_FACTORY: Record<keyof typeof Problems, () => ProblemException> = {
   balanceWouldGoNegative: () => Problems.balanceWouldGoNegative({ domain: 'b.example', balance: 4, amount: -5 }),
   balanceLimitExceeded: () => Problems.balanceLimitExceeded({ domain: 'b.example', balance: 4, amount: 10, max: 10 }),
   rateLimited: () => Problems.rateLimited('key', 6000, 42),
+  databaseUnavailable: () => Problems.databaseUnavailable(),
+  shuttingDown: () => Problems.shuttingDown({ checks: { shutdown: { status: 'down' } } }),
 };
 
 /** What IdempotencyService stores of a problem it answered. */

@@ -78,10 +78,12 @@ export enum ProblemCode {
   BalanceWouldGoNegative = 'balance-would-go-negative',
   BalanceLimitExceeded = 'balance-limit-exceeded',
   RateLimited = 'rate-limited',
+  DatabaseUnavailable = 'database-unavailable',
+  ShuttingDown = 'shutting-down',
 }
 
 /** The HTTP statuses a problem of this API can have. */
-export type ProblemStatus = 400 | 401 | 402 | 403 | 404 | 409 | 410 | 422 | 429;
+export type ProblemStatus = 400 | 401 | 402 | 403 | 404 | 409 | 410 | 422 | 429 | 503;
 
 /** Compile-time exhaustiveness: a switch over a union that reaches this has missed a member. */
 export function assertUnreachable(value: never): never {
@@ -127,6 +129,9 @@ export function problemStatus(code: ProblemCode): ProblemStatus {
       return 422;
     case ProblemCode.RateLimited:
       return 429;
+    case ProblemCode.DatabaseUnavailable:
+    case ProblemCode.ShuttingDown:
+      return 503;
     default:
       return assertUnreachable(code);
   }
@@ -378,6 +383,24 @@ export const Problems = {
       ProblemCode.RateLimited,
       `${who} has made ${limit} requests this minute, its limit; retry in ${retryAfterSeconds} s.`,
     );
+  },
+
+  /**
+   * 503: the database cannot be reached (the filter adds Retry-After). `detail` says what could
+   * not be done; `extensions` are extra members (readiness puts its checks there).
+   */
+  databaseUnavailable(
+    detail = 'The database is unreachable at the moment. Retry after the time in Retry-After.',
+    extensions?: Record<string, unknown>,
+  ): ProblemException {
+    return new ProblemException(ProblemCode.DatabaseUnavailable, detail, { extensions });
+  },
+
+  /** 503: readiness of an instance that is draining; `extensions` holds the checks. */
+  shuttingDown(extensions?: Record<string, unknown>): ProblemException {
+    return new ProblemException(ProblemCode.ShuttingDown, 'This instance is shutting down; send requests to another one.', {
+      extensions,
+    });
   },
 } as const;
 

@@ -33,6 +33,9 @@ describe('loadConfig', () => {
     ['KEY_CACHE_MAX', '0'],
     ['KEY_CACHE_NEGATIVE_MAX', 'many'],
     ['KEY_USAGE_FLUSH_INTERVAL_MS', '10'],
+    ['SHUTDOWN_GRACE_SECONDS', '-1'],
+    ['SHUTDOWN_GRACE_SECONDS', 'ten'],
+    ['IDEMPOTENCY_LOCK_SECONDS', '0'],
   ])('refuses %s=%s with a message naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`^Invalid configuration:\\n\\s+${name}=`));
   });
@@ -46,6 +49,14 @@ describe('loadConfig', () => {
       keyUsageFlushIntervalMs: 5000,
     });
     expect(loadConfig({ KEY_CACHE_TTL_MS: '0' }).keyCacheTtlMs).toBe(0);
+  });
+
+  it('defaults SHUTDOWN_GRACE_SECONDS to 10 and IDEMPOTENCY_LOCK_SECONDS to 30, and reads both', () => {
+    expect(loadConfig({})).toMatchObject({ shutdownGraceSeconds: 10, idempotencyLockSeconds: 30 });
+    expect(loadConfig({ SHUTDOWN_GRACE_SECONDS: '0', IDEMPOTENCY_LOCK_SECONDS: '5' })).toMatchObject({
+      shutdownGraceSeconds: 0,
+      idempotencyLockSeconds: 5,
+    });
   });
 
   it('holds every variable under its camelCase name, with the value given', () => {

@@ -142,6 +142,24 @@ export class EnvironmentVariables {
   @Transform(emptyToUndefined)
   @Matches(/^[\x21-\x7e]{1,256}$/, { message: 'METRICS_TOKEN must be 1–256 printable ASCII characters without spaces' })
   METRICS_TOKEN?: string;
+
+  /** How long SIGTERM lets requests in flight (and requests on connections already open) finish. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(3600)
+  SHUTDOWN_GRACE_SECONDS: number = 10;
+
+  /**
+   * How long an Idempotency-Key may stay claimed by a request whose instance no longer answers (a
+   * crash, a lost host): PostgreSQL ends a session idle inside its transaction this long, which
+   * rolls the claim back so a retry can succeed.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(3600)
+  IDEMPOTENCY_LOCK_SECONDS: number = 30;
 }
 
 /** Variables whose values a start-up error never prints. */

@@ -1,8 +1,9 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { DataSource } from 'typeorm';
 import { MetricsService } from '../common/metrics/metrics.service';
 import { AppConfig } from '../config/app-config';
+import { DatabaseHealth } from '../database/database-health';
 import { UsersRepository } from '../users/users.repository';
 import { ProvisionsRepository } from './provisions.repository';
 
@@ -33,6 +34,7 @@ export class ExpiryJob implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly provisions: ProvisionsRepository,
     private readonly scheduler: SchedulerRegistry,
     private readonly metrics: MetricsService,
+    @Optional() private readonly database?: DatabaseHealth,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -69,6 +71,8 @@ export class ExpiryJob implements OnApplicationBootstrap, OnModuleDestroy {
       await this.sweep();
     } catch (error) {
       this.failedSweeps++;
+      // An unreachable database is logged once by DatabaseHealth, not at every sweep.
+      if (this.database?.reportFailure(error)) return;
       this.logger.error(`Expiry sweep failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     }
   }

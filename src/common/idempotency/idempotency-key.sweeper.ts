@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy, Optional } from '@nestjs/common';
+import { DatabaseHealth } from '../../database/database-health';
 import { IdempotencyRepository } from './idempotency.repository';
 
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
@@ -13,7 +14,10 @@ export class IdempotencyKeySweeper implements OnApplicationBootstrap, OnModuleDe
   private readonly logger = new Logger(IdempotencyKeySweeper.name);
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly keys: IdempotencyRepository) {}
+  constructor(
+    private readonly keys: IdempotencyRepository,
+    @Optional() private readonly database?: DatabaseHealth,
+  ) {}
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.sweepLogged(), SWEEP_INTERVAL_MS);
@@ -39,6 +43,8 @@ export class IdempotencyKeySweeper implements OnApplicationBootstrap, OnModuleDe
       const deleted = await this.sweep();
       if (deleted > 0) this.logger.log(`Deleted ${deleted} expired idempotency keys`);
     } catch (error) {
+      // An unreachable database is logged once by DatabaseHealth, not at every sweep.
+      if (this.database?.reportFailure(error)) return;
       this.logger.error(`Idempotency key sweep failed: ${error instanceof Error ? error.message : String(error)}`);
     }
   }

@@ -53,7 +53,13 @@ const SAVEPOINT = 'idempotent_work';
  * - a 4xx problem thrown by the work (402 short pool, 404, 422, …) is a business answer: the work's
  *   writes are rolled back to a savepoint, the problem is stored and replayed like a success;
  *   anything else (5xx, unknown errors) rolls everything back, key included, so a retry runs anew;
- * - keys live IDEMPOTENCY_KEY_TTL_HOURS; an expired key is free to be claimed again.
+ * - keys live IDEMPOTENCY_KEY_TTL_HOURS; an expired key is free to be claimed again;
+ * - a key whose holder died (`kill -9`, a lost host) is free again within IDEMPOTENCY_LOCK_SECONDS:
+ *   an in-flight claim is an uncommitted row, and every pool connection asks PostgreSQL to end its
+ *   session once idle inside a transaction that long (`idle_in_transaction_session_timeout`, see
+ *   dataSourceOptions), which rolls the claim back. A retry that arrived meanwhile waits on the
+ *   unique index and then claims the key and does the work. (A holder still working is never idle:
+ *   it is waited for, as above.)
  */
 @Injectable()
 export class IdempotencyService {
