@@ -25,6 +25,19 @@ export interface Principal {
   /** Pending provisions only: the key is refused from this instant on. */
   expiresAt: Date | null;
   createdAt: Date;
+  /**
+   * The spend limit on the pool this key spends (units and period), read with the key; what is
+   * spent of it changes with every charge, so /me asks for that only when there is a limit.
+   */
+  spendLimit?: { units: number; period: string } | null;
+}
+
+/**
+ * What is spent of the caller's spend limit in its current window; provided by Billing, read by
+ * /me (Users may not import Billing, so the token lives here).
+ */
+export abstract class SpendLimitReader {
+  abstract currentWindow(principal: Principal): Promise<{ spent: number; resets_at: string | null } | null>;
 }
 
 /** Org admins/owners and provisioners manage the users and keys of their own organization. */

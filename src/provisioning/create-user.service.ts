@@ -6,6 +6,7 @@ import { Problems } from '../common/problem';
 import { CreatedUserDto } from '../users/dto/user.dto';
 import { toUserDto, UsersService } from '../users/users.service';
 import { CreateUserDto } from './dto/create-user.dto';
+import { SpendControlsService } from '../billing/spend-controls.service';
 import { EmailDomainMapper } from './email-domain-mapper';
 
 @Injectable()
@@ -15,6 +16,7 @@ export class CreateUserService {
     private readonly idempotency: IdempotencyService,
     private readonly users: UsersService,
     private readonly mapper: EmailDomainMapper,
+    private readonly spend: SpendControlsService,
   ) {}
 
   /**
@@ -52,8 +54,17 @@ export class CreateUserService {
           },
           { billingOrganizationId: principal.organizationId },
         )
-        .then(({ user, plaintext }) => ({ ...toUserDto(user), api_key: plaintext }));
-    if (!idempotency) return insert(this.dataSource.manager);
+        .then(async ({ user, plaintext }) => ({
+          ...toUserDto(user),
+          ...(dto.spend_limit
+            ? { spend_limit: await this.spend.setLimitOfNewUser(manager, principal.organizationId, user.id, dto.spend_limit) }
+            : {}),
+          api_key: plaintext,
+        }));
+    if (!idempotency) {
+      // With a spend limit, user and limit are one transaction; without, the one statement is all.
+      return dto.spend_limit ? this.dataSource.transaction(insert) : insert(this.dataSource.manager);
+    }
     return this.idempotency.run(principal.organizationId, idempotency, insert, {
       stored: withoutSecrets<CreatedUserDto>('api_key'),
     });

@@ -2,6 +2,7 @@ import { InitialSchema1795434712884 } from './1795434712884-InitialSchema';
 import { Provisions1795435625645 } from './1795435625645-Provisions';
 import { Billing1795435626831 } from './1795435626831-Billing';
 import { CreditPools1795500110000 } from './1795500110000-CreditPools';
+import { SpendControls1795500500000 } from './1795500500000-SpendControls';
 
 /** Every migration, in order. `npm run migration:generate` writes a new file; add it here. */
 export const MIGRATIONS: Function[] = [
@@ -9,4 +10,5 @@ export const MIGRATIONS: Function[] = [
   Provisions1795435625645,
   Billing1795435626831,
   CreditPools1795500110000,
+  SpendControls1795500500000,
 ];

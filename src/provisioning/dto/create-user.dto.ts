@@ -1,4 +1,7 @@
-import { IsString, MaxLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsString, MaxLength, ValidateNested } from 'class-validator';
+import { SpendLimitInputDto } from '../../billing/dto/billing.dto';
+import { OptionalField } from '../../common/validation';
 
 export class CreateUserDto {
   /**
@@ -8,4 +11,10 @@ export class CreateUserDto {
   @IsString()
   @MaxLength(320)
   email: string;
+
+  /** The new user's spend limit on your organization's pool, set in the same transaction as the user. */
+  @OptionalField()
+  @ValidateNested()
+  @Type(() => SpendLimitInputDto)
+  spend_limit?: SpendLimitInputDto;
 }

@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength, ValidateNested } from 'class-validator';
+import { SpendLimitInputDto } from '../../billing/dto/billing.dto';
 import { PageOf, PageQueryDto } from '../../common/pagination';
 import { PROVISION_ROLES, PROVISION_STATUSES } from '../provision-status';
 import type { ProvisionRole, ProvisionStatus } from '../provision-status';
@@ -26,6 +28,12 @@ export class CreateProvisionDto {
   @IsString()
   @MaxLength(320)
   email?: string;
+
+  /** The new user's spend limit on your organization's pool, set in the same transaction as the user. */
+  @OptionalField()
+  @ValidateNested()
+  @Type(() => SpendLimitInputDto)
+  spend_limit?: SpendLimitInputDto;
 }
 
 export class ProvisionDto {
