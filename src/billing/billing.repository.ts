@@ -114,8 +114,11 @@ const RETURNING_ENTRY = `RETURNING id, organization_id, user_id, api_key_id, del
 
 /**
  * The head of every spend (a charge or a hold) of $1 units of pool $2 by user $3 with key $4:
- * `pool` locks the pool row first (every spend of a pool serializes there, and only then touches a
- * spend limit, so locks are always taken pool → limit); `spender` is whose limit applies (the key's
+ * `pool` locks the pool row first and reads its latest balance and held (every spend of a pool
+ * serializes there, and only then touches a spend limit, so locks are always taken pool → limit).
+ * The spend's own UPDATE of the pool tests `pool`'s values, not its row as the statement's snapshot
+ * saw it: a snapshot taken before a concurrent release or commit would refuse a spend that the
+ * pool, once locked, has room for; `spender` is whose limit applies (the key's
  * user, or the placeholder a claim moved the key from: spend_limit_keys); `lim` is that limit as the
  * statement's snapshot saw it (only to know whether there is one, and for a refusal's numbers);
  * `limited` counts the units in the limit's current UTC window — conditionally, re-checked on the
@@ -172,7 +175,7 @@ const EXPIRED_HOLDS_IN_THE_WAY = `(COALESCE((SELECT balance - held FROM pool), 0
  */
 const DEBIT_AND_ENTRY = `${SPEND_HEAD}, debited AS (
     UPDATE credit_pools SET balance = balance - $1::int, updated_at = now()
-     WHERE organization_id = $2::uuid AND balance - held >= $1::int AND (SELECT ok FROM allowed)
+     WHERE organization_id = $2::uuid AND (SELECT balance - held FROM pool) >= $1::int AND (SELECT ok FROM allowed)
     RETURNING balance
   ), entry AS (
     INSERT INTO credit_ledger_entries
@@ -269,7 +272,7 @@ const HOLD: Statement = {
   text: `
   ${SPEND_HEAD}, holding AS (
     UPDATE credit_pools SET held = held + $1::int, updated_at = now()
-     WHERE organization_id = $2::uuid AND balance - held >= $1::int AND (SELECT ok FROM allowed)
+     WHERE organization_id = $2::uuid AND (SELECT balance - held FROM pool) >= $1::int AND (SELECT ok FROM allowed)
     RETURNING 1
   ), reservation AS (
     INSERT INTO credit_reservations
@@ -342,6 +345,17 @@ const EXPIRE_POOL_HOLDS = `
   )
   SELECT (SELECT count(*)::int FROM expired) AS expired, (SELECT count(*)::int FROM giveback) AS given_back`;
 
+const LOCK_POOL: Statement = {
+  name: 'provisio_lock_pool',
+  text: `SELECT 1 FROM credit_pools WHERE organization_id = $1 FOR UPDATE`,
+};
+
+/** A CHECK constraint of credit_pools failed (the statement was undone). */
+function isPoolCheckViolation(error: unknown): boolean {
+  const e = error as { code?: string; constraint?: string };
+  return e?.code === '23514' && typeof e.constraint === 'string' && e.constraint.startsWith('ck_credit_pools_');
+}
+
 /** The ledger entry of a grant or correction, after `changed` (id, balance) moved the pool. */
 const CREDIT_ENTRY = `
   INSERT INTO credit_ledger_entries
@@ -406,7 +420,9 @@ export class BillingRepository {
         ttlHours,
       ]);
     } catch (error) {
-      if (IdempotencyRepository.isKeyTaken(error)) return null;
+      // A taken key, or the pool's CHECK failing under concurrency (nothing was written either way):
+      // the general path (its own transaction, pool locked first) decides.
+      if (IdempotencyRepository.isKeyTaken(error) || isPoolCheckViolation(error)) return null;
       throw error;
     }
     const { charged, body, stored, retry } = rows[0];
@@ -423,6 +439,7 @@ export class BillingRepository {
     charge: ChargeInput,
     idempotencyKey: string | null,
   ): Promise<SpendResult<{ body: LedgerEntryDto; stored: boolean }>> {
+    await this.lockPool(manager, charge.organizationId);
     const [row] = await this.database.query<{ body: LedgerEntryDto | null; stored: number; refusal: Refusal; retry: boolean }>(
       CHARGE,
       [charge.units, charge.organizationId, charge.userId, charge.keyId, charge.description, idempotencyKey],
@@ -432,8 +449,21 @@ export class BillingRepository {
     return { done: false, refusal: row.refusal, retry: row.retry };
   }
 
+  /**
+   * Locks a pool's row for the rest of the caller's transaction, in a statement of its own, so the
+   * spend statement that follows starts from a snapshot no concurrent spend of the pool can change
+   * under it. Under heavy concurrency the one-statement form (lock and update in one statement) was
+   * seen to test the lock's values yet fail the pool's CHECK on the row it updated; the CHECK keeps
+   * the invariant, and this makes the transactional paths exact. False when the pool has no row.
+   */
+  async lockPool(manager: EntityManager, organizationId: string): Promise<boolean> {
+    const rows = await this.database.query(LOCK_POOL, [organizationId], manager);
+    return rows.length === 1;
+  }
+
   /** A hold (HOLD) in the caller's transaction: the reservation, or the refusal (nothing written). */
   async hold(manager: EntityManager, charge: ChargeInput, ttlSeconds: number): Promise<SpendResult<ReservationRow>> {
+    await this.lockPool(manager, charge.organizationId);
     const [row] = await this.database.query<{ reservation: ReservationRow | null; refusal: Refusal; retry: boolean }>(
       HOLD,
       [charge.units, charge.organizationId, charge.userId, charge.keyId, charge.description, ttlSeconds],
