@@ -25,6 +25,12 @@ const CONTRACT_ROUTES: { method: string; path: string; public?: boolean }[] = [
   { method: 'get', path: '/api/v1/billing/ledger' },
   { method: 'get', path: '/api/v1/billing/usage' },
   { method: 'post', path: '/api/v1/billing/charges' },
+  { method: 'post', path: '/api/v1/billing/reservations' },
+  { method: 'post', path: '/api/v1/billing/reservations/{id}/commit' },
+  { method: 'delete', path: '/api/v1/billing/reservations/{id}' },
+  { method: 'get', path: '/api/v1/billing/spend-limits' },
+  { method: 'put', path: '/api/v1/billing/spend-limits/{user_id}' },
+  { method: 'delete', path: '/api/v1/billing/spend-limits/{user_id}' },
   { method: 'post', path: '/api/v1/admin/credits' },
   { method: 'get', path: '/health', public: true },
 ];
@@ -97,6 +103,9 @@ describe('OpenAPI document', () => {
     expect(statusesOf('get', '/api/v1/billing/ledger')).toEqual(['200', '400', '401', '403']);
     expect(statusesOf('get', '/api/v1/billing/usage')).toEqual(['200', '400', '401', '403']);
     expect(statusesOf('get', '/api/v1/billing/balance')).toEqual(['200', '401']);
+    expect(statusesOf('post', '/api/v1/billing/reservations')).toEqual(['201', '400', '401', '402', '409', '422']);
+    expect(statusesOf('post', '/api/v1/billing/reservations/{id}/commit')).toEqual(['200', '400', '401', '403', '404', '409']);
+    expect(statusesOf('put', '/api/v1/billing/spend-limits/{user_id}')).toEqual(['200', '400', '401', '403', '404']);
     expect(statusesOf('delete', '/api/v1/provisions/{id}')).toEqual(expect.arrayContaining(['204', '404', '409']));
     expect(statusesOf('post', '/api/v1/claims/{token}')).toEqual(expect.arrayContaining(['200', '404', '410']));
     expect(statusesOf('get', '/claim/{token}')).toEqual(expect.arrayContaining(['200', '404', '410']));
@@ -126,7 +135,7 @@ describe('OpenAPI document', () => {
 
   it('documents the fields of request and response bodies', () => {
     const schemas = doc.components.schemas as Record<string, { properties?: Record<string, unknown>; required?: string[] }>;
-    expect(Object.keys(schemas.CreateUserDto.properties ?? {})).toEqual(['email']);
+    expect(Object.keys(schemas.CreateUserDto.properties ?? {})).toEqual(['email', 'spend_limit']);
     expect(schemas.CreateUserDto.required).toEqual(['email']);
     expect(Object.keys(schemas.CreatedUserDto.properties ?? {})).toEqual(expect.arrayContaining(['id', 'email', 'api_key']));
     expect(Object.keys(schemas.CreateCreditDto.properties ?? {}).sort()).toEqual(['amount', 'domain', 'reason']);
