@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { adminCreateUser, me, startTestApp, TestApp } from './support/app';
+import { ReservationSweepJob } from '../src/billing/reservation-sweep.job';
 import { charge, createBillingOrg, expectBalancesMatchLedger } from './support/billing';
 
 const PROBLEM = 'https://provisio.dev/problems/';
@@ -200,5 +201,27 @@ describe('spend limits and reservations', () => {
     const late = await t.http().post(`/api/v1/billing/reservations/${held.body.id}/commit`).set('X-API-Key', org.alice.api_key).send({ units: 1 });
     expect(late.status).toBe(409);
     expect(late.body.reservation_status).toBe('expired');
+  });
+
+  it('the sweep releases holds past their expiry (units back to the pool and the limit), once', async () => {
+    const org = await createBillingOrg(t, 'holds-sweep', 30);
+    await putLimit(t, org.provisioner.api_key, org.alice.id, { units: 20, period: 'month' });
+    const held = await reserve(t, org.alice.api_key, { units: 20, ttl_seconds: 10 });
+    expect(held.status).toBe(201);
+    const ds = t.app.get(DataSource);
+    await ds.query(`UPDATE credit_reservations SET expires_at = now() - interval '1 second' WHERE id = $1`, [held.body.id]);
+    const job = t.app.get(ReservationSweepJob);
+    const [first, second] = [await job.sweep(), await job.sweep()];
+    expect(first).toBeGreaterThanOrEqual(1);
+    expect(second).toBe(0);
+    const [row] = await ds.query(
+      `SELECT r.status, p.held, l.spent FROM credit_reservations r
+         JOIN credit_pools p ON p.organization_id = r.organization_id
+         JOIN spend_limits l ON l.organization_id = r.organization_id AND l.user_id = r.user_id
+        WHERE r.id = $1`,
+      [held.body.id],
+    );
+    expect(row).toEqual({ status: 'expired', held: 0, spent: 0 });
+    expect((await charge(t, org.alice.api_key, { units: 20 })).status).toBe(201);
   });
 });
