@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { startTestApp, TestApp } from './support/app';
 import { describeOnRealServer } from './support/conditions';
 import { withClient } from './support/database';
+import { BillingRepository } from '../src/billing/billing.repository';
 import { createBillingOrg, expectBalancesMatchLedger, grantCredits } from './support/billing';
 import { waitFor } from './support/wait';
 
@@ -259,5 +260,37 @@ describeOnRealServer('billing under concurrency', ONE_SESSION, () => {
     expect(row.held).toBe(row.live);
     expect(row.balance - row.held).toBeGreaterThanOrEqual(0);
     expect(row.entries).toBe(row.paid_commits);
+  });
+
+  it('sweepers racing over one pool expire each hold exactly once and give back exactly its units', async () => {
+    const org = await createBillingOrg(t, 'sweepers', 1000);
+    const http = client(port, 16);
+    try {
+      const held = await runPool(200, 16, (i) =>
+        http.post('/api/v1/billing/reservations', { 'x-api-key': org.alice.api_key, 'idempotency-key': `sweep-${i}` }, { units: 3 }),
+      );
+      expect(held.every((a) => a.status === 201)).toBe(true);
+    } finally {
+      http.close();
+    }
+    const ds = t.app.get(DataSource);
+    await ds.query(`UPDATE credit_reservations SET expires_at = now() - interval '1 second' WHERE organization_id = $1`, [org.organizationId]);
+    const billing = t.app.get(BillingRepository);
+    const sweeper = async () => {
+      let n = 0;
+      for (;;) {
+        const done = await billing.expirePoolHolds(org.organizationId, 7);
+        if (done === 0) return n;
+        n += done;
+      }
+    };
+    const counts = await Promise.all([sweeper(), sweeper(), sweeper(), sweeper()]);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(200);
+    const [row] = await ds.query(
+      `SELECT p.held, p.balance, (SELECT count(*)::int FROM credit_reservations r WHERE r.organization_id = p.organization_id AND r.status = 'expired') AS expired
+         FROM credit_pools p WHERE p.organization_id = $1`,
+      [org.organizationId],
+    );
+    expect(row).toEqual({ held: 0, balance: 1000, expired: 200 });
   });
 });
