@@ -109,9 +109,15 @@ describeOnRealServer('billing under concurrency', ONE_SESSION, () => {
         ),
       );
       const elapsed = Date.now() - started;
-      console.log(`billing-concurrency: 10,000 charges over 64 connections in ${elapsed} ms (${Math.round(10_000_000 / elapsed)} req/s)`);
+      console.log(
+        `billing-concurrency: 10,000 charges over 64 connections in ${elapsed} ms (${Math.round(10_000_000 / elapsed)} req/s)`,
+      );
       expect(countBy(answers.map((a) => a.status))).toEqual({ 201: 5000, 402: 5000 });
-      expect(answers.filter((a) => a.status === 402).every((a) => a.body.type === 'https://provisio.dev/problems/insufficient-credits')).toBe(true);
+      expect(
+        answers
+          .filter((a) => a.status === 402)
+          .every((a) => a.body.type === 'https://provisio.dev/problems/insufficient-credits'),
+      ).toBe(true);
       expect(new Set(answers.filter((a) => a.status === 201).map((a) => a.body.id)).size).toBe(5000);
     } finally {
       http.close();
@@ -177,10 +183,10 @@ describeOnRealServer('billing under concurrency', ONE_SESSION, () => {
       );
       const statuses = countBy(answers.map((a) => a.status));
       expect(Object.keys(statuses).every((s) => ['201', '402', '422'].includes(s))).toBe(true);
-      const spent = answers
-        .filter((a) => a.status === 201)
-        .reduce((sum, a) => sum + -(a.body.delta as number), 0);
-      const [pool] = await t.app.get(DataSource).query(`SELECT balance FROM credit_pools WHERE organization_id = $1`, [org.organizationId]);
+      const spent = answers.filter((a) => a.status === 201).reduce((sum, a) => sum + -(a.body.delta as number), 0);
+      const [pool] = await t.app
+        .get(DataSource)
+        .query(`SELECT balance FROM credit_pools WHERE organization_id = $1`, [org.organizationId]);
       expect(pool.balance).toBe(1000 - spent);
       expect(pool.balance).toBeGreaterThanOrEqual(0);
       expect(pool.balance).toBeLessThan(7);
@@ -205,7 +211,11 @@ describeOnRealServer('billing under concurrency', ONE_SESSION, () => {
         http.post('/api/v1/billing/charges', { 'x-api-key': org.alice.api_key, 'idempotency-key': `limited-${i}` }, { units: 1 }),
       );
       expect(countBy(answers.map((a) => a.status))).toEqual({ 201: 200, 402: 400 });
-      expect(answers.filter((a) => a.status === 402).every((a) => a.body.type === 'https://provisio.dev/problems/spend-limit-exceeded')).toBe(true);
+      expect(
+        answers
+          .filter((a) => a.status === 402)
+          .every((a) => a.body.type === 'https://provisio.dev/problems/spend-limit-exceeded'),
+      ).toBe(true);
     } finally {
       http.close();
     }
@@ -228,7 +238,11 @@ describeOnRealServer('billing under concurrency', ONE_SESSION, () => {
       await runPool(400, 64, async (i) => {
         const key = keys[i % keys.length];
         const units = 1 + (i % 17);
-        const held = await http.post('/api/v1/billing/reservations', { 'x-api-key': key, 'idempotency-key': `hold-${i}` }, { units });
+        const held = await http.post(
+          '/api/v1/billing/reservations',
+          { 'x-api-key': key, 'idempotency-key': `hold-${i}` },
+          { units },
+        );
         if (held.status === 402) return;
         expect(held.status === 201 ? 201 : held.body).toBe(201);
         if (i % 5 === 0) return; // left held
@@ -242,7 +256,9 @@ describeOnRealServer('billing under concurrency', ONE_SESSION, () => {
         const statuses = [a.status, b.status].sort();
         if (statuses[0] === 200 && statuses[1] === 200) committedTwice++;
         expect(statuses).toEqual([200, 409]);
-        const [pool] = await ds.query(`SELECT balance - held AS available FROM credit_pools WHERE organization_id = $1`, [org.organizationId]);
+        const [pool] = await ds.query(`SELECT balance - held AS available FROM credit_pools WHERE organization_id = $1`, [
+          org.organizationId,
+        ]);
         expect(pool.available).toBeGreaterThanOrEqual(0);
       });
     } finally {
@@ -267,14 +283,20 @@ describeOnRealServer('billing under concurrency', ONE_SESSION, () => {
     const http = client(port, 16);
     try {
       const held = await runPool(200, 16, (i) =>
-        http.post('/api/v1/billing/reservations', { 'x-api-key': org.alice.api_key, 'idempotency-key': `sweep-${i}` }, { units: 3 }),
+        http.post(
+          '/api/v1/billing/reservations',
+          { 'x-api-key': org.alice.api_key, 'idempotency-key': `sweep-${i}` },
+          { units: 3 },
+        ),
       );
       expect(held.every((a) => a.status === 201)).toBe(true);
     } finally {
       http.close();
     }
     const ds = t.app.get(DataSource);
-    await ds.query(`UPDATE credit_reservations SET expires_at = now() - interval '1 second' WHERE organization_id = $1`, [org.organizationId]);
+    await ds.query(`UPDATE credit_reservations SET expires_at = now() - interval '1 second' WHERE organization_id = $1`, [
+      org.organizationId,
+    ]);
     const billing = t.app.get(BillingRepository);
     const sweeper = async () => {
       let n = 0;

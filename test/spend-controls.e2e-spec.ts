@@ -76,7 +76,9 @@ describe('spend limits and reservations', () => {
     expect((await charge(t, org.alice.api_key, { units: 5 })).status).toBe(201);
     expect((await charge(t, org.alice.api_key, { units: 1 })).status).toBe(402);
     const ds = t.app.get(DataSource);
-    await ds.query(`UPDATE spend_limits SET window_start = window_start - interval '24 hours' WHERE user_id = $1`, [org.alice.id]);
+    await ds.query(`UPDATE spend_limits SET window_start = window_start - interval '24 hours' WHERE user_id = $1`, [
+      org.alice.id,
+    ]);
     expect((await charge(t, org.alice.api_key, { units: 5 })).status).toBe(201);
     const [w] = await ds.query(
       `SELECT provisio_spend_window('day', '2026-11-30T23:59:59.999Z') AS before,
@@ -126,7 +128,9 @@ describe('spend limits and reservations', () => {
       .set('X-API-Key', org.provisioner.api_key)
       .send({ email: 'dave@d.io', spend_limit: { units: -1, period: 'day' } });
     expect(bad.status).toBe(400);
-    const [{ n }] = await t.app.get(DataSource).query(`SELECT count(*)::int AS n FROM users WHERE email = $1`, [`dave@${org.domain}`]);
+    const [{ n }] = await t.app
+      .get(DataSource)
+      .query(`SELECT count(*)::int AS n FROM users WHERE email = $1`, [`dave@${org.domain}`]);
     expect(n).toBe(0);
   });
 
@@ -140,7 +144,11 @@ describe('spend limits and reservations', () => {
       .send({ spend_limit: { units: 4, period: 'day' } });
     expect((await charge(t, provisioned.body.api_key, { units: 3 })).status).toBe(201);
     const token = (provisioned.body.claim_url as string).split('/').pop();
-    const claimed = await t.http().post(`/api/v1/claims/${token}`).set('X-API-Key', claimant.api_key).send({ email: 'zed@real.io' });
+    const claimed = await t
+      .http()
+      .post(`/api/v1/claims/${token}`)
+      .set('X-API-Key', claimant.api_key)
+      .send({ email: 'zed@real.io' });
     expect(claimed.status).toBe(200);
     expect((await charge(t, provisioned.body.api_key, { units: 2 })).body.type).toBe(`${PROBLEM}spend-limit-exceeded`);
     expect((await charge(t, provisioned.body.api_key, { units: 1 })).status).toBe(201);
@@ -167,14 +175,27 @@ describe('spend limits and reservations', () => {
     expect(done.body.entry).toMatchObject({ delta: -12, reason: 'charge', balance_after: 88 });
     expect(await balance(t, org.alice.api_key)).toMatchObject({ balance: 88, held: 0, available: 88 });
     expect((await commit(held.body.id, 1)).status).toBe(409);
-    expect((await t.http().delete(`/api/v1/billing/reservations/${held.body.id}`).set('X-API-Key', org.alice.api_key)).status).toBe(409);
+    expect(
+      (await t.http().delete(`/api/v1/billing/reservations/${held.body.id}`).set('X-API-Key', org.alice.api_key)).status,
+    ).toBe(409);
 
     const second = await reserve(t, org.bob.api_key, { units: 20 });
-    const release = await t.http().delete(`/api/v1/billing/reservations/${second.body.id}`).set('X-API-Key', org.provisioner.api_key);
+    const release = await t
+      .http()
+      .delete(`/api/v1/billing/reservations/${second.body.id}`)
+      .set('X-API-Key', org.provisioner.api_key);
     expect(release.status).toBe(204);
     expect((await commit(second.body.id, 0, org.bob.api_key)).body.type).toBe(`${PROBLEM}reservation-not-held`);
     expect(await balance(t, org.bob.api_key)).toMatchObject({ balance: 88, held: 0 });
-    expect((await t.http().post(`/api/v1/billing/reservations/${randomUUID()}/commit`).set('X-API-Key', org.alice.api_key).send({ units: 0 })).status).toBe(404);
+    expect(
+      (
+        await t
+          .http()
+          .post(`/api/v1/billing/reservations/${randomUUID()}/commit`)
+          .set('X-API-Key', org.alice.api_key)
+          .send({ units: 0 })
+      ).status,
+    ).toBe(404);
     expect((await reserve(t, org.alice.api_key, { units: 1 }, null)).status).toBe(400);
     expect((await reserve(t, org.alice.api_key, { units: 1, ttl_seconds: 5 })).status).toBe(400);
   });
@@ -185,7 +206,11 @@ describe('spend limits and reservations', () => {
     const held = await reserve(t, org.alice.api_key, { units: 8 });
     expect(held.status).toBe(201);
     expect((await charge(t, org.alice.api_key, { units: 3 })).body.type).toBe(`${PROBLEM}spend-limit-exceeded`);
-    await t.http().post(`/api/v1/billing/reservations/${held.body.id}/commit`).set('X-API-Key', org.alice.api_key).send({ units: 5 });
+    await t
+      .http()
+      .post(`/api/v1/billing/reservations/${held.body.id}/commit`)
+      .set('X-API-Key', org.alice.api_key)
+      .send({ units: 5 });
     expect((await charge(t, org.alice.api_key, { units: 5 })).status).toBe(201);
     expect((await charge(t, org.alice.api_key, { units: 1 })).status).toBe(402);
   });
@@ -194,11 +219,17 @@ describe('spend limits and reservations', () => {
     const org = await createBillingOrg(t, 'holds-expiry', 50);
     const held = await reserve(t, org.alice.api_key, { units: 40, ttl_seconds: 10 });
     expect(held.status).toBe(201);
-    await t.app.get(DataSource).query(`UPDATE credit_reservations SET expires_at = now() - interval '1 second' WHERE id = $1`, [held.body.id]);
+    await t.app
+      .get(DataSource)
+      .query(`UPDATE credit_reservations SET expires_at = now() - interval '1 second' WHERE id = $1`, [held.body.id]);
     // The charge finds the expired hold in its way, releases it and goes through.
     expect((await charge(t, org.bob.api_key, { units: 45 })).status).toBe(201);
     expect(await balance(t, org.alice.api_key)).toMatchObject({ balance: 5, held: 0, available: 5 });
-    const late = await t.http().post(`/api/v1/billing/reservations/${held.body.id}/commit`).set('X-API-Key', org.alice.api_key).send({ units: 1 });
+    const late = await t
+      .http()
+      .post(`/api/v1/billing/reservations/${held.body.id}/commit`)
+      .set('X-API-Key', org.alice.api_key)
+      .send({ units: 1 });
     expect(late.status).toBe(409);
     expect(late.body.reservation_status).toBe('expired');
   });

@@ -55,7 +55,7 @@ export class BillingController {
   @ApiProblems({
     400: INVALID_BODY_OR_KEY,
     402:
-      'The pool has fewer `available` credits than `units` (`type` …/insufficient-credits), or the user\'s spend limit ' +
+      "The pool has fewer `available` credits than `units` (`type` …/insufficient-credits), or the user's spend limit " +
       'would be passed (…/spend-limit-exceeded): nothing was charged. Stored with the key: a retry with the same key ' +
       'replays this 402 even after a top-up, so use a new key.',
   })

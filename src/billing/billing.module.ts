@@ -24,7 +24,11 @@ import { ApiKeysModule } from '../api-keys/api-keys.module';
 export class SpendLimitReaderModule {}
 
 @Module({
-  imports: [TypeOrmModule.forFeature([CreditPool, LedgerEntry, SpendLimit, SpendLimitKey, Reservation]), IdempotencyModule, ApiKeysModule],
+  imports: [
+    TypeOrmModule.forFeature([CreditPool, LedgerEntry, SpendLimit, SpendLimitKey, Reservation]),
+    IdempotencyModule,
+    ApiKeysModule,
+  ],
   controllers: [BillingController, AdminCreditsController],
   providers: [BillingService, BillingRepository, SpendControlsService, ReservationSweepJob],
   exports: [BillingService, SpendControlsService, BillingRepository],

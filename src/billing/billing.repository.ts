@@ -619,7 +619,12 @@ export class BillingRepository {
    * when the placeholder has a limit on that pool, the keys keep spending as it (spend_limit_keys),
    * so the limit and its count follow them. Keys that already spend as someone keep that.
    */
-  async keepSpenderOfMovedKeys(manager: EntityManager, organizationId: string, fromUserId: string, keyIds: string[]): Promise<void> {
+  async keepSpenderOfMovedKeys(
+    manager: EntityManager,
+    organizationId: string,
+    fromUserId: string,
+    keyIds: string[],
+  ): Promise<void> {
     if (keyIds.length === 0) return;
     await this.database.query(
       `INSERT INTO spend_limit_keys (api_key_id, organization_id, user_id)
@@ -647,7 +652,13 @@ export class BillingRepository {
       manager,
     );
     return row
-      ? { id: row.id, role: row.role, isProvisioner: row.is_provisioner, isOperator: row.is_operator, provisionedBy: row.provisioned_by }
+      ? {
+          id: row.id,
+          role: row.role,
+          isProvisioner: row.is_provisioner,
+          isOperator: row.is_operator,
+          provisionedBy: row.provisioned_by,
+        }
       : null;
   }
 
@@ -761,4 +772,3 @@ function entityToDto(entry: LedgerEntry): LedgerEntryDto {
     created_at: entry.createdAt.toISOString(),
   };
 }
-

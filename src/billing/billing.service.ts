@@ -36,12 +36,9 @@ export class BillingService {
       const answered = await this.chargeOnce(principal, dto, idempotency);
       if (answered) return answered;
     }
-    return this.idempotency.run(
-      organizationId,
-      idempotency,
-      (manager) => this.debit(manager, principal, dto, idempotency),
-      { atomicWork: true },
-    );
+    return this.idempotency.run(organizationId, idempotency, (manager) => this.debit(manager, principal, dto, idempotency), {
+      atomicWork: true,
+    });
   }
 
   /**
@@ -130,7 +127,13 @@ export class BillingService {
       pool = await this.billing.organizationBalance(undefined, { id });
     }
     if (!pool) throw new Error(`billing organization ${id} is missing`);
-    return { organization_id: pool.id, domain: pool.domain, balance: pool.balance, held: pool.held, available: pool.balance - pool.held };
+    return {
+      organization_id: pool.id,
+      domain: pool.domain,
+      balance: pool.balance,
+      held: pool.held,
+      available: pool.balance - pool.held,
+    };
   }
 
   /** Operator: organizations with their balances, oldest first. */

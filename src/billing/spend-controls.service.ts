@@ -46,7 +46,12 @@ export class SpendControlsService implements SpendLimitReader {
    * Sets a new user's limit on `organizationId`'s pool inside the transaction that creates the user
    * (create-user, provisions): the creating provisioner's right to do so is its right to create.
    */
-  async setLimitOfNewUser(manager: EntityManager, organizationId: string, userId: string, dto: SpendLimitInputDto): Promise<SpendLimitDto> {
+  async setLimitOfNewUser(
+    manager: EntityManager,
+    organizationId: string,
+    userId: string,
+    dto: SpendLimitInputDto,
+  ): Promise<SpendLimitDto> {
     return toSpendLimitDto(await this.billing.putSpendLimit(manager, organizationId, userId, dto));
   }
 

@@ -29,7 +29,10 @@ export function maySetSpendLimit(principal: Principal, target: ActedOnUser): boo
 }
 
 /** Whether `principal` may commit or release a reservation of `userId` on pool `organizationId`. */
-export function mayEndReservation(principal: Principal, reservation: { organization_id: string; user_id: string | null }): boolean {
+export function mayEndReservation(
+  principal: Principal,
+  reservation: { organization_id: string; user_id: string | null },
+): boolean {
   if (reservation.user_id === principal.userId) return true;
   return principal.organizationId === reservation.organization_id && canManageOrganization(principal);
 }

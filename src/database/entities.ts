@@ -13,4 +13,15 @@ import { User } from '../users/entities/user.entity';
  * Every entity, listed once, for the DataSource (migrations, the schema check, the TypeORM CLI).
  * Each module also registers its own with TypeOrmModule.forFeature for its repositories.
  */
-export const ENTITIES = [Organization, User, ApiKey, Provision, CreditPool, LedgerEntry, IdempotencyKey, SpendLimit, SpendLimitKey, Reservation];
+export const ENTITIES = [
+  Organization,
+  User,
+  ApiKey,
+  Provision,
+  CreditPool,
+  LedgerEntry,
+  IdempotencyKey,
+  SpendLimit,
+  SpendLimitKey,
+  Reservation,
+];

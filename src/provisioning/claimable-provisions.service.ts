@@ -44,11 +44,7 @@ export class ClaimableProvisionsService {
    * With an Idempotency-Key, a replay answers the same provision with `api_key` and `claim_url`
    * null: neither secret is ever stored, so neither can be shown again.
    */
-  async create(
-    principal: Principal,
-    dto: CreateProvisionDto,
-    idempotency?: IdempotentRequest,
-  ): Promise<CreatedProvisionDto> {
+  async create(principal: Principal, dto: CreateProvisionDto, idempotency?: IdempotentRequest): Promise<CreatedProvisionDto> {
     const id = randomUUID();
     let email = placeholderEmail(id, principal.organizationDomain);
     let externalEmail: string | null = null;
@@ -63,43 +59,48 @@ export class ClaimableProvisionsService {
     const expiresAt = new Date(Date.now() + this.config.provisionTtlSeconds * 1000);
     const role = dto.role ?? 'member';
 
-    return this.idempotency.run(principal.organizationId, idempotency, async (manager) => {
-      const user = await this.users.insertUser(manager, {
-        email,
-        organizationId: principal.organizationId,
-        role,
-        apiOnly: true,
-        status: 'pending_claim',
-        externalEmail,
-        provisionedBy: principal.userId,
-        expiresAt,
-      });
-      const issued = await this.keys.issue(
-        manager,
-        { userId: user.id, billingOrganizationId: principal.organizationId },
-        'provision',
-      );
-      const provision = await this.provisions.insert(manager, {
-        id,
-        organizationId: principal.organizationId,
-        userId: user.id,
-        createdBy: principal.userId,
-        email,
-        role,
-        skipOnboarding: dto.skip_onboarding ?? true,
-        claimTokenHash: hashClaimToken(token),
-        expiresAt,
-      });
-      const spendLimit = dto.spend_limit
-        ? await this.spend.setLimitOfNewUser(manager, principal.organizationId, user.id, dto.spend_limit)
-        : undefined;
-      return {
-        ...toProvisionDto(provision, new Date()),
-        ...(spendLimit ? { spend_limit: spendLimit } : {}),
-        api_key: issued.plaintext,
-        claim_url: `${this.config.publicBaseUrl}/claim/${token}`,
-      };
-    }, { stored: withoutSecrets<CreatedProvisionDto>('api_key', 'claim_url') });
+    return this.idempotency.run(
+      principal.organizationId,
+      idempotency,
+      async (manager) => {
+        const user = await this.users.insertUser(manager, {
+          email,
+          organizationId: principal.organizationId,
+          role,
+          apiOnly: true,
+          status: 'pending_claim',
+          externalEmail,
+          provisionedBy: principal.userId,
+          expiresAt,
+        });
+        const issued = await this.keys.issue(
+          manager,
+          { userId: user.id, billingOrganizationId: principal.organizationId },
+          'provision',
+        );
+        const provision = await this.provisions.insert(manager, {
+          id,
+          organizationId: principal.organizationId,
+          userId: user.id,
+          createdBy: principal.userId,
+          email,
+          role,
+          skipOnboarding: dto.skip_onboarding ?? true,
+          claimTokenHash: hashClaimToken(token),
+          expiresAt,
+        });
+        const spendLimit = dto.spend_limit
+          ? await this.spend.setLimitOfNewUser(manager, principal.organizationId, user.id, dto.spend_limit)
+          : undefined;
+        return {
+          ...toProvisionDto(provision, new Date()),
+          ...(spendLimit ? { spend_limit: spendLimit } : {}),
+          api_key: issued.plaintext,
+          claim_url: `${this.config.publicBaseUrl}/claim/${token}`,
+        };
+      },
+      { stored: withoutSecrets<CreatedProvisionDto>('api_key', 'claim_url') },
+    );
   }
 
   async list(principal: Principal, query: ListProvisionsQueryDto): Promise<ProvisionPageDto> {

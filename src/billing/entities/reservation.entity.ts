@@ -1,4 +1,14 @@
-import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import {
+  Check,
+  Column,
+  CreateDateColumn,
+  Entity,
+  Index,
+  JoinColumn,
+  ManyToOne,
+  PrimaryGeneratedColumn,
+  UpdateDateColumn,
+} from 'typeorm';
 import { ApiKey } from '../../api-keys/entities/api-key.entity';
 import { Organization } from '../../users/entities/organization.entity';
 import { User } from '../../users/entities/user.entity';
@@ -14,7 +24,10 @@ export type ReservationStatus = (typeof RESERVATION_STATUSES)[number];
 @Entity('credit_reservations')
 @Check('ck_credit_reservations_status', `"status" IN ('held', 'committed', 'released', 'expired')`)
 @Check('ck_credit_reservations_units_positive', `"units" >= 1`)
-@Check('ck_credit_reservations_committed_units', `"committed_units" IS NULL OR ("committed_units" >= 0 AND "committed_units" <= "units")`)
+@Check(
+  'ck_credit_reservations_committed_units',
+  `"committed_units" IS NULL OR ("committed_units" >= 0 AND "committed_units" <= "units")`,
+)
 // The sweep: live holds by expiry.
 @Index('ix_credit_reservations_expires_at_held', ['expiresAt'], { where: `"status" = 'held'` })
 export class Reservation {

@@ -109,4 +109,3 @@ export class AdminUpdateUserDto {
   @IsIn(['active', 'disabled'])
   status?: 'active' | 'disabled';
 }
-
