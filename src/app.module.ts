@@ -5,7 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
-import { BillingModule, SpendLimitReaderModule } from './billing/billing.module';
+import { BillingModule, SpendLimitsModule } from './billing/billing.module';
 import { ClaimsModule } from './claims/claims.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
@@ -36,7 +36,7 @@ export class AppModule {
         ProvisioningModule,
         ClaimsModule,
         BillingModule,
-        SpendLimitReaderModule,
+        SpendLimitsModule,
       ],
     };
   }

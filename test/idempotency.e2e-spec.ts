@@ -32,7 +32,9 @@ describe('IdempotencyService (common/idempotency)', () => {
   const domainExists = async (domain: string) =>
     (await ds.query(`SELECT 1 FROM organizations WHERE domain = $1`, [domain])).length === 1;
   const storedKey = async (key: string) =>
-    (await ds.query(`SELECT status, response_status FROM idempotency_keys WHERE organization_id = $1 AND key = $2`, [scope, key]))[0];
+    (
+      await ds.query(`SELECT status, response_status FROM idempotency_keys WHERE organization_id = $1 AND key = $2`, [scope, key])
+    )[0];
 
   it('runs the work once and replays its result for the same request', async () => {
     const key = randomUUID();
@@ -96,12 +98,14 @@ describe('IdempotencyService (common/idempotency)', () => {
 
   it('answers 422 for the same key with another request, in the same scope only', async () => {
     const key = randomUUID();
-    await service.run(scope, requestFor(key, { a: 1 }), async () => ({ ok: 1 }));
-    const error = await service.run(scope, requestFor(key, { a: 2 }), async () => ({ ok: 2 })).catch((e: unknown) => e);
+    await service.run(scope, requestFor(key, { a: 1 }), () => Promise.resolve({ ok: 1 }));
+    const error = await service.run(scope, requestFor(key, { a: 2 }), () => Promise.resolve({ ok: 2 })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProblemException);
     expect((error as ProblemException).getStatus()).toBe(422);
     // Another scope (organization) has its own keys.
-    await expect(service.run(randomUUID(), requestFor(key, { a: 2 }), async () => ({ ok: 2 }))).resolves.toEqual({ ok: 2 });
+    await expect(service.run(randomUUID(), requestFor(key, { a: 2 }), () => Promise.resolve({ ok: 2 }))).resolves.toEqual({
+      ok: 2,
+    });
   });
 
   it('runs the work in a plain transaction when the route was called without a key', async () => {

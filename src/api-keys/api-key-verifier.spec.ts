@@ -11,7 +11,7 @@ describe('ApiKeyVerifier', () => {
     // The verifier's one dependency on the database: the repository's lookup by hash.
     const lookups: Buffer[] = [];
     const keys: Pick<ApiKeysRepository, 'findRecordByHash'> = {
-      findRecordByHash: async (keyHash) => (lookups.push(keyHash), null),
+      findRecordByHash: (keyHash) => (lookups.push(keyHash), Promise.resolve(null)),
     };
     const config = loadConfig({});
     // Neither the cache nor the recorder touches the data source before start-up or a flush.
@@ -40,9 +40,21 @@ describe('ApiKeyVerifier', () => {
     const record = (overrides: Partial<KeyRecord['principal']> = {}, revoked = false): KeyRecord => ({
       revoked,
       principal: {
-        keyId: 'k', userId: 'u', email: 'a@b.com', organizationId: 'o', organizationDomain: 'b.com',
-        billingOrganizationId: 'o', role: 'member', isProvisioner: false, isOperator: false, apiOnly: true,
-        status: 'active', externalEmail: null, provisionedBy: null, expiresAt: null, createdAt: new Date(0),
+        keyId: 'k',
+        userId: 'u',
+        email: 'a@b.com',
+        organizationId: 'o',
+        organizationDomain: 'b.com',
+        billingOrganizationId: 'o',
+        role: 'member',
+        isProvisioner: false,
+        isOperator: false,
+        apiOnly: true,
+        status: 'active',
+        externalEmail: null,
+        provisionedBy: null,
+        expiresAt: null,
+        createdAt: new Date(0),
         ...overrides,
       },
     });

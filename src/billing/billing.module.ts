@@ -1,5 +1,5 @@
 import { forwardRef, Global, Module } from '@nestjs/common';
-import { SpendLimitReader } from '../common/principal';
+import { SpendLimits } from '../common/spend-limits';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { IdempotencyModule } from '../common/idempotency';
 import { AdminCreditsController, BillingController } from './billing.controller';
@@ -14,14 +14,14 @@ import { ReservationSweepJob } from './reservation-sweep.job';
 import { SpendControlsService } from './spend-controls.service';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
 
-/** Billing's answer to /me's question (SpendLimitReader), visible to Users without an import of Billing. */
+/** Billing's spend limits for the modules below it (common/spend-limits.ts), visible without an import of Billing. */
 @Global()
 @Module({
   imports: [forwardRef(() => BillingModule)],
-  providers: [{ provide: SpendLimitReader, useExisting: SpendControlsService }],
-  exports: [SpendLimitReader],
+  providers: [{ provide: SpendLimits, useExisting: SpendControlsService }],
+  exports: [SpendLimits],
 })
-export class SpendLimitReaderModule {}
+export class SpendLimitsModule {}
 
 @Module({
   imports: [

@@ -10,7 +10,7 @@ import type { LedgerEntryDto } from './dto/billing.dto';
 import { CreditPool } from './entities/credit-pool.entity';
 import { LedgerEntry, LedgerReason } from './entities/ledger-entry.entity';
 import type { ReservationStatus } from './entities/reservation.entity';
-import type { SpendPeriod } from './entities/spend-limit.entity';
+import type { SpendPeriod } from '../common/spend-limit.dto';
 import type { ActedOnUser } from './spend-policy';
 import { ApiKeyCache } from '../api-keys/api-key-cache';
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { IdempotencyService, IdempotentRequest } from '../common/idempotency';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, PageQueryDto } from '../common/pagination';
-import { SpendLimitReader } from '../common/principal';
+import { SpendLimits } from '../common/spend-limits';
 import type { Principal } from '../common/principal';
 import { ProblemCode, ProblemException, Problems } from '../common/problem';
 import { BillingRepository, Refusal, ReservationRow, SpendLimitRow } from './billing.repository';
@@ -27,7 +27,7 @@ export const EXPIRE_BATCH_SIZE = 500;
  * limit or takes `available` below 0.
  */
 @Injectable()
-export class SpendControlsService implements SpendLimitReader {
+export class SpendControlsService implements SpendLimits {
   constructor(
     private readonly dataSource: DataSource,
     private readonly idempotency: IdempotencyService,
@@ -118,15 +118,15 @@ export class SpendControlsService implements SpendLimitReader {
 
   /** POST /billing/reservations/{id}/commit: charges `units` of the hold and releases the rest. */
   async commit(principal: Principal, id: string, dto: CommitReservationDto): Promise<CommittedReservationDto> {
-    const done = await this.dataSource.transaction(async (manager) => {
+    const done = await this.dataSource.transaction(async (manager): Promise<CommittedReservationDto | { expiredOn: string }> => {
       const held = await this.lockVisible(manager, principal, id);
       if (held.status !== 'held') throw Problems.reservationNotHeld(id, held.status);
-      if (held.past_expiry) return { expiredOn: held.organization_id } as const;
+      if (held.past_expiry) return { expiredOn: held.organization_id };
       if (dto.units > held.units) {
         throw Problems.validationFailed([{ field: 'units', message: `units must be at most ${held.units}, the units held` }]);
       }
       const { reservation, entry } = await this.billing.settle(manager, held, 'committed', dto.units);
-      return { reservation: toReservationDto(reservation), entry } as CommittedReservationDto;
+      return { reservation: toReservationDto(reservation), entry };
     });
     if ('expiredOn' in done) {
       // Past its expiry but not swept yet: released now (lazily), and too late to commit.

@@ -32,14 +32,6 @@ export interface Principal {
   spendLimit?: { units: number; period: string } | null;
 }
 
-/**
- * What is spent of the caller's spend limit in its current window; provided by Billing, read by
- * /me (Users may not import Billing, so the token lives here).
- */
-export abstract class SpendLimitReader {
-  abstract currentWindow(principal: Principal): Promise<{ spent: number; resets_at: string | null } | null>;
-}
-
 /** Org admins/owners and provisioners manage the users and keys of their own organization. */
 export function canManageOrganization(principal: Principal): boolean {
   return principal.role === 'owner' || principal.role === 'admin' || principal.isProvisioner;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { SpendControlsService } from '../billing/spend-controls.service';
+import { SpendLimits } from '../common/spend-limits';
 import { DataSource, EntityManager } from 'typeorm';
 import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 import { IdempotencyService, IdempotentRequest, withoutSecrets } from '../common/idempotency';
@@ -37,7 +37,7 @@ export class ClaimableProvisionsService {
     private readonly provisions: ProvisionsRepository,
     private readonly mapper: EmailDomainMapper,
     private readonly idempotency: IdempotencyService,
-    private readonly spend: SpendControlsService,
+    private readonly spend: SpendLimits,
   ) {}
 
   /**

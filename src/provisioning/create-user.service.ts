@@ -6,7 +6,7 @@ import { Problems } from '../common/problem';
 import { CreatedUserDto } from '../users/dto/user.dto';
 import { toUserDto, UsersService } from '../users/users.service';
 import { CreateUserDto } from './dto/create-user.dto';
-import { SpendControlsService } from '../billing/spend-controls.service';
+import { SpendLimits } from '../common/spend-limits';
 import { EmailDomainMapper } from './email-domain-mapper';
 
 @Injectable()
@@ -16,7 +16,7 @@ export class CreateUserService {
     private readonly idempotency: IdempotencyService,
     private readonly users: UsersService,
     private readonly mapper: EmailDomainMapper,
-    private readonly spend: SpendControlsService,
+    private readonly spend: SpendLimits,
   ) {}
 
   /**

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiKeysModule } from '../api-keys/api-keys.module';
-import { BillingModule } from '../billing/billing.module';
 import { IdempotencyModule } from '../common/idempotency';
 import { UsersModule } from '../users/users.module';
 import { ClaimableProvisionsController } from './claimable-provisions.controller';
@@ -14,7 +13,7 @@ import { ExpiryJob } from './expiry.job';
 import { ProvisionsRepository } from './provisions.repository';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([Provision]), UsersModule, ApiKeysModule, IdempotencyModule, BillingModule],
+  imports: [TypeOrmModule.forFeature([Provision]), UsersModule, ApiKeysModule, IdempotencyModule],
   controllers: [CreateUserController, ClaimableProvisionsController],
   providers: [CreateUserService, ClaimableProvisionsService, ProvisionsRepository, EmailDomainMapper, ExpiryJob],
   exports: [CreateUserService, ClaimableProvisionsService, ProvisionsRepository, EmailDomainMapper],

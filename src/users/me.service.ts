@@ -1,5 +1,5 @@
 import { Injectable, Optional } from '@nestjs/common';
-import { SpendLimitReader } from '../common/principal';
+import { SpendLimits } from '../common/spend-limits';
 import type { Principal } from '../common/principal';
 import { MeDto } from './dto/user.dto';
 
@@ -11,7 +11,7 @@ import { MeDto } from './dto/user.dto';
 export class MeService {
   private readonly jsonByPrincipal = new WeakMap<Principal, string>();
 
-  constructor(@Optional() private readonly spendLimits?: SpendLimitReader) {}
+  constructor(@Optional() private readonly spendLimits?: SpendLimits) {}
 
   /**
    * The cached answer; a caller with a spend limit also gets what is spent and left of it, which

@@ -1,13 +1,13 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, NotEquals } from 'class-validator';
+import { IsInt, IsISO8601, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min, NotEquals } from 'class-validator';
 import { PageOf, PageQueryDto } from '../../common/pagination';
 import { LEDGER_REASONS } from '../entities/ledger-entry.entity';
 import type { LedgerReason } from '../entities/ledger-entry.entity';
 import { OptionalField } from '../../common/validation';
 import { RESERVATION_STATUSES } from '../entities/reservation.entity';
 import type { ReservationStatus } from '../entities/reservation.entity';
-import { SPEND_PERIODS } from '../entities/spend-limit.entity';
-import type { SpendPeriod } from '../entities/spend-limit.entity';
+import { SPEND_PERIODS } from '../../common/spend-limit.dto';
+import type { SpendPeriod } from '../../common/spend-limit.dto';
 
 /** Largest charge in one request. */
 export const MAX_CHARGE_UNITS = 1_000_000;
@@ -144,22 +144,7 @@ export class OrganizationDto {
 
 export class OrganizationPageDto extends PageOf(OrganizationDto) {}
 
-/** Largest spend limit: the largest balance a pool can have. */
-export const MAX_SPEND_LIMIT_UNITS = 2_147_483_647;
-
-/** A spend limit as set (`PUT /billing/spend-limits/{user_id}`, or `spend_limit` in a create body). */
-export class SpendLimitInputDto {
-  /** Credits the user may spend of the pool per period: a whole number from 1. */
-  @IsInt({ message: 'units must be an integer' })
-  @Min(1, { message: 'units must be at least 1' })
-  @Max(MAX_SPEND_LIMIT_UNITS, { message: `units must be at most ${MAX_SPEND_LIMIT_UNITS}` })
-  units: number;
-
-  /** The window the limit counts in: a UTC calendar `day` or `month`, or `total` (never resets). */
-  @ApiProperty({ enum: SPEND_PERIODS })
-  @IsIn(SPEND_PERIODS, { message: `period must be one of ${SPEND_PERIODS.join(', ')}` })
-  period: SpendPeriod;
-}
+export { MAX_SPEND_LIMIT_UNITS, SpendLimitInputDto } from '../../common/spend-limit.dto';
 
 export class SpendLimitDto {
   user_id: string;

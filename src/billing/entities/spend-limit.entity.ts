@@ -1,8 +1,7 @@
 import { Check, Column, CreateDateColumn, Entity, JoinColumn, ManyToOne, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 import { Organization } from '../../users/entities/organization.entity';
 
-export const SPEND_PERIODS = ['day', 'month', 'total'] as const;
-export type SpendPeriod = (typeof SPEND_PERIODS)[number];
+import type { SpendPeriod } from '../../common/spend-limit.dto';
 
 /**
  * How much one spender may spend of one pool per period, and what it has spent in the current

@@ -4,9 +4,7 @@ import { Database, Statement } from '../../database/database';
 import type { StoredProblem } from '../problem';
 
 /** A stored answer: the JSON body of a success, or the parts of a problem to rebuild it. */
-export type StoredAnswer =
-  | { kind: 'body'; body: unknown }
-  | ({ kind: 'problem' } & StoredProblem);
+export type StoredAnswer = { kind: 'body'; body: unknown } | ({ kind: 'problem' } & StoredProblem);
 
 /** An idempotency_keys row as the service reads it. */
 export interface IdempotencyKeyRow {

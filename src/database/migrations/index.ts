@@ -1,3 +1,4 @@
+import type { MigrationInterface } from 'typeorm';
 import { InitialSchema1795434712884 } from './1795434712884-InitialSchema';
 import { Provisions1795435625645 } from './1795435625645-Provisions';
 import { Billing1795435626831 } from './1795435626831-Billing';
@@ -5,7 +6,7 @@ import { CreditPools1795500110000 } from './1795500110000-CreditPools';
 import { SpendControls1795500500000 } from './1795500500000-SpendControls';
 
 /** Every migration, in order. `npm run migration:generate` writes a new file; add it here. */
-export const MIGRATIONS: Function[] = [
+export const MIGRATIONS: (new () => MigrationInterface)[] = [
   InitialSchema1795434712884,
   Provisions1795435625645,
   Billing1795435626831,

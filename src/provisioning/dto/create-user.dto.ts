@@ -1,6 +1,6 @@
 import { Type } from 'class-transformer';
 import { IsString, MaxLength, ValidateNested } from 'class-validator';
-import { SpendLimitInputDto } from '../../billing/dto/billing.dto';
+import { SpendLimitInputDto } from '../../common/spend-limit.dto';
 import { OptionalField } from '../../common/validation';
 
 export class CreateUserDto {

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength, ValidateNested } from 'class-validator';
-import { SpendLimitInputDto } from '../../billing/dto/billing.dto';
+import { SpendLimitInputDto } from '../../common/spend-limit.dto';
 import { PageOf, PageQueryDto } from '../../common/pagination';
 import { PROVISION_ROLES, PROVISION_STATUSES } from '../provision-status';
 import type { ProvisionRole, ProvisionStatus } from '../provision-status';
