@@ -114,11 +114,12 @@ const RETURNING_ENTRY = `RETURNING id, organization_id, user_id, api_key_id, del
 
 /**
  * The head of every spend (a charge or a hold) of $1 units of pool $2 by user $3 with key $4:
- * `pool` locks the pool row first and reads its latest balance and held (every spend of a pool
- * serializes there, and only then touches a spend limit, so locks are always taken pool → limit).
- * The spend's own UPDATE of the pool tests `pool`'s values, not its row as the statement's snapshot
- * saw it: a snapshot taken before a concurrent release or commit would refuse a spend that the
- * pool, once locked, has room for; `spender` is whose limit applies (the key's
+ * `pool` locks the pool row first when it has the units available (every spend of a pool serializes
+ * there, and only then touches a spend limit, so locks are always taken pool → limit); the lock
+ * re-checks `available` on the row's latest version, so `pool` has a row exactly when the spend
+ * fits. A pool short already in the statement's snapshot is refused without waiting for the lock
+ * (as before limits existed: a refusal is as of the statement's start); `seen` is that snapshot's
+ * `available`, for the refusal's numbers only; `spender` is whose limit applies (the key's
  * user, or the placeholder a claim moved the key from: spend_limit_keys); `lim` is that limit as the
  * statement's snapshot saw it (only to know whether there is one, and for a refusal's numbers);
  * `limited` counts the units in the limit's current UTC window — conditionally, re-checked on the
@@ -126,7 +127,11 @@ const RETURNING_ENTRY = `RETURNING id, organization_id, user_id, api_key_id, del
  * never counts a spend that the pool then refuses. `allowed` says whether the spend may go on.
  */
 const SPEND_HEAD = `WITH pool AS (
-    SELECT balance, held FROM credit_pools WHERE organization_id = $2::uuid FOR UPDATE
+    SELECT balance, held FROM credit_pools
+     WHERE organization_id = $2::uuid AND balance - held >= $1::int
+       FOR UPDATE
+  ), seen AS (
+    SELECT balance - held AS available FROM credit_pools WHERE organization_id = $2::uuid
   ), spender AS (
     SELECT COALESCE((SELECT s.user_id FROM spend_limit_keys s WHERE s.api_key_id = $4::uuid), $3::uuid) AS id
   ), lim AS (
@@ -140,7 +145,7 @@ const SPEND_HEAD = `WITH pool AS (
        SET spent = (CASE WHEN l.window_start = provisio_spend_window(l.period, now()) THEN l.spent ELSE 0 END) + $1::int,
            window_start = provisio_spend_window(l.period, now()), updated_at = now()
      WHERE l.organization_id = $2::uuid AND l.user_id = (SELECT id FROM spender)
-       AND COALESCE((SELECT balance - held FROM pool), 0) >= $1::int
+       AND EXISTS (SELECT 1 FROM pool)
        AND (CASE WHEN l.window_start = provisio_spend_window(l.period, now()) THEN l.spent ELSE 0 END) + $1::int <= l.units
     RETURNING l.user_id, l.window_start
   ), allowed AS (
@@ -151,9 +156,9 @@ const SPEND_HEAD = `WITH pool AS (
  * Why a spend was refused, as the stored problem of its 402 (code and extension members; the
  * factory builds the text): the pool's `available` is short, or else the spender's limit.
  */
-const REFUSAL = `CASE WHEN COALESCE((SELECT balance - held FROM pool), 0) < $1::int
+const REFUSAL = `CASE WHEN NOT EXISTS (SELECT 1 FROM pool)
        THEN jsonb_build_object('kind', 'problem', 'code', '${ProblemCode.InsufficientCredits}',
-              'extensions', jsonb_build_object('balance', COALESCE((SELECT balance - held FROM pool), 0), 'units', $1::int))
+              'extensions', jsonb_build_object('balance', GREATEST(COALESCE((SELECT available FROM seen), 0), 0), 'units', $1::int))
        ELSE (SELECT jsonb_build_object('kind', 'problem', 'code', '${ProblemCode.SpendLimitExceeded}',
               'extensions', jsonb_build_object('limit', lim.units, 'period', lim.period, 'spent', lim.spent, 'units', $1::int,
                 'resets_at', to_char(lim.resets_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))) FROM lim)
@@ -164,7 +169,7 @@ const REFUSAL = `CASE WHEN COALESCE((SELECT balance - held FROM pool), 0) < $1::
  * (the pool is short while it holds some): then the refusal is not final; the caller releases them
  * and tries again.
  */
-const EXPIRED_HOLDS_IN_THE_WAY = `(COALESCE((SELECT balance - held FROM pool), 0) < $1::int
+const EXPIRED_HOLDS_IN_THE_WAY = `(NOT EXISTS (SELECT 1 FROM pool)
        AND EXISTS (SELECT 1 FROM credit_reservations r
                     WHERE r.organization_id = $2::uuid AND r.status = 'held' AND r.expires_at <= now()))`;
 
@@ -175,7 +180,7 @@ const EXPIRED_HOLDS_IN_THE_WAY = `(COALESCE((SELECT balance - held FROM pool), 0
  */
 const DEBIT_AND_ENTRY = `${SPEND_HEAD}, debited AS (
     UPDATE credit_pools SET balance = balance - $1::int, updated_at = now()
-     WHERE organization_id = $2::uuid AND (SELECT balance - held FROM pool) >= $1::int AND (SELECT ok FROM allowed)
+     WHERE organization_id = $2::uuid AND EXISTS (SELECT 1 FROM pool) AND (SELECT ok FROM allowed)
     RETURNING balance
   ), entry AS (
     INSERT INTO credit_ledger_entries
@@ -272,7 +277,7 @@ const HOLD: Statement = {
   text: `
   ${SPEND_HEAD}, holding AS (
     UPDATE credit_pools SET held = held + $1::int, updated_at = now()
-     WHERE organization_id = $2::uuid AND (SELECT balance - held FROM pool) >= $1::int AND (SELECT ok FROM allowed)
+     WHERE organization_id = $2::uuid AND EXISTS (SELECT 1 FROM pool) AND (SELECT ok FROM allowed)
     RETURNING 1
   ), reservation AS (
     INSERT INTO credit_reservations
