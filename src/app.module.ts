@@ -5,7 +5,7 @@ import { LoggerModule } from 'nestjs-pino';
 import type { Logger } from 'pino';
 import { ApiKeysModule } from './api-keys/api-keys.module';
 import { AuthModule } from './auth/auth.module';
-import { BillingModule } from './billing/billing.module';
+import { BillingModule, SpendLimitsModule } from './billing/billing.module';
 import { ClaimsModule } from './claims/claims.module';
 import { MetricsModule } from './common/metrics/metrics.module';
 import { GracefulShutdown } from './common/graceful-shutdown';
@@ -69,6 +69,7 @@ export class AppModule {
         ProvisioningModule,
         ClaimsModule,
         BillingModule,
+        SpendLimitsModule,
       ],
     };
   }

@@ -57,6 +57,8 @@ type Target =
   | 'key:other'
   | 'provision:same'
   | 'provision:other'
+  | 'reservation:member'
+  | 'user:limited'
   | 'token';
 
 type Row = [route: string, target: Target, statuses: string];
@@ -121,6 +123,12 @@ const MATRIX: Row[] = [
   ['POST /api/v1/billing/charges',                 'none',            '201 201 201 201 201 201 201 201 401 401'],
   ['GET /api/v1/billing/ledger',                   'none',            '200 200 200 403 200 403 403 200 401 401'],
   ['GET /api/v1/billing/usage',                    'none',            '200 200 200 403 200 403 403 200 401 401'],
+  ['POST /api/v1/billing/reservations',            'none',            '201 201 201 201 201 201 201 201 401 401'],
+  ['POST /api/v1/billing/reservations/{id}/commit','reservation:member','404 200 200 403 200 403 403 404 401 401'],
+  ['DELETE /api/v1/billing/reservations/{id}',     'reservation:member','404 204 204 403 204 403 403 404 401 401'],
+  ['GET /api/v1/billing/spend-limits',             'none',            '200 200 200 403 200 403 403 200 401 401'],
+  ['PUT /api/v1/billing/spend-limits/{user_id}',   'user:member',     '404 200 200 403 200 403 403 404 401 401'],
+  ['DELETE /api/v1/billing/spend-limits/{user_id}','user:limited',    '404 204 204 403 204 403 403 404 401 401'],
 
   ['POST /api/v1/admin/users',                     'none',            '201 403 403 403 403 403 403 403 401 401'],
   ['PATCH /api/v1/admin/users/{id}',               'user:member',     '200 403 403 403 403 403 403 403 401 401'],
@@ -182,6 +190,18 @@ const CALLS: Record<string, (id: string, target: Target) => Call> = {
   'POST /api/v1/billing/charges': () => ({ path: '/api/v1/billing/charges', body: { units: 1 }, idempotent: true }),
   'GET /api/v1/billing/ledger': () => ({ path: '/api/v1/billing/ledger' }),
   'GET /api/v1/billing/usage': () => ({ path: '/api/v1/billing/usage' }),
+  'POST /api/v1/billing/reservations': () => ({ path: '/api/v1/billing/reservations', body: { units: 1 }, idempotent: true }),
+  'POST /api/v1/billing/reservations/{id}/commit': (id) => ({
+    path: `/api/v1/billing/reservations/${id}/commit`,
+    body: { units: 1 },
+  }),
+  'DELETE /api/v1/billing/reservations/{id}': (id) => ({ path: `/api/v1/billing/reservations/${id}` }),
+  'GET /api/v1/billing/spend-limits': () => ({ path: '/api/v1/billing/spend-limits' }),
+  'PUT /api/v1/billing/spend-limits/{user_id}': (id) => ({
+    path: `/api/v1/billing/spend-limits/${id}`,
+    body: { units: 100, period: 'day' },
+  }),
+  'DELETE /api/v1/billing/spend-limits/{user_id}': (id) => ({ path: `/api/v1/billing/spend-limits/${id}` }),
   'POST /api/v1/admin/users': () => ({ path: '/api/v1/admin/users', body: { email: `made-${unique()}@c.example` } }),
   'PATCH /api/v1/admin/users/{id}': (id) => ({ path: `/api/v1/admin/users/${id}`, body: { is_provisioner: false } }),
   'GET /api/v1/admin/organizations': () => ({ path: '/api/v1/admin/organizations' }),
@@ -298,6 +318,27 @@ describe('authorization matrix', () => {
         return { id: (await createProvision(t, ownerB)).id, key: caller.key };
       case 'token':
         return { id: tokenOf(await createProvision(t, provisionerA)), key: caller.key };
+      case 'user:limited': {
+        // A provisioned member of org A with a spend limit on org A's pool.
+        const made = await t
+          .http()
+          .post('/api/v1/admin/create-user')
+          .set('X-API-Key', provisionerA)
+          .send({ email: `lim-${unique()}@elsewhere.example`, spend_limit: { units: 50, period: 'day' } });
+        if (made.status !== 201) throw new Error(`create-user with a limit: ${made.status}`);
+        return { id: (made.body as { id: string }).id, key: caller.key };
+      }
+      case 'reservation:member': {
+        const member = await provisionedMember();
+        const held = await t
+          .http()
+          .post('/api/v1/billing/reservations')
+          .set('X-API-Key', member.api_key)
+          .set('Idempotency-Key', `matrix-${unique()}`)
+          .send({ units: 2 });
+        if (held.status !== 201) throw new Error(`reservation: ${held.status}`);
+        return { id: (held.body as { id: string }).id, key: caller.key };
+      }
     }
   }
 

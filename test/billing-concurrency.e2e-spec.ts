@@ -5,6 +5,7 @@ import { DataSource } from 'typeorm';
 import { startTestApp, TestApp } from './support/app';
 import { describeOnRealServer } from './support/conditions';
 import { withClient } from './support/database';
+import { BillingRepository } from '../src/billing/billing.repository';
 import { createBillingOrg, expectBalancesMatchLedger, grantCredits } from './support/billing';
 import { waitFor } from './support/wait';
 
@@ -194,5 +195,124 @@ describeOnRealServer('billing under concurrency', ONE_SESSION, () => {
     }
     // A grant afterwards still works on the drained pool.
     expect((await grantCredits(t, org.domain, 5)).status).toBe(201);
+  });
+
+  it('32 clients, one user with a day limit of 200 on a large pool: exactly 200 units succeed', async () => {
+    const org = await createBillingOrg(t, 'limited', 100_000);
+    const put = await t
+      .http()
+      .put(`/api/v1/billing/spend-limits/${org.alice.id}`)
+      .set('X-API-Key', org.provisioner.api_key)
+      .send({ units: 200, period: 'day' });
+    expect(put.status).toBe(200);
+    const http = client(port, 32);
+    try {
+      const answers = await runPool(600, 32, (i) =>
+        http.post('/api/v1/billing/charges', { 'x-api-key': org.alice.api_key, 'idempotency-key': `limited-${i}` }, { units: 1 }),
+      );
+      expect(countBy(answers.map((a) => a.status))).toEqual({ 201: 200, 402: 400 });
+      expect(
+        answers
+          .filter((a) => a.status === 402)
+          .every((a) => a.body.type === 'https://provisio.dev/problems/spend-limit-exceeded'),
+      ).toBe(true);
+    } finally {
+      http.close();
+    }
+    const ds = t.app.get(DataSource);
+    const [row] = await ds.query(
+      `SELECT (SELECT balance FROM credit_pools WHERE organization_id = $1) AS balance,
+              (SELECT spent FROM spend_limits WHERE organization_id = $1 AND user_id = $2) AS spent`,
+      [org.organizationId, org.alice.id],
+    );
+    expect(row).toEqual({ balance: 99_800, spent: 200 });
+  });
+
+  it('64 clients holding and committing at random on a small pool never take available below 0; held = Σ live holds; no double commit', async () => {
+    const org = await createBillingOrg(t, 'holders', 500);
+    const keys = [org.alice.api_key, org.bob.api_key, org.provisioner.api_key];
+    const http = client(port, 64);
+    const ds = t.app.get(DataSource);
+    let committedTwice = 0;
+    try {
+      await runPool(400, 64, async (i) => {
+        const key = keys[i % keys.length];
+        const units = 1 + (i % 17);
+        const held = await http.post(
+          '/api/v1/billing/reservations',
+          { 'x-api-key': key, 'idempotency-key': `hold-${i}` },
+          { units },
+        );
+        if (held.status === 402) return;
+        expect(held.status === 201 ? 201 : held.body).toBe(201);
+        if (i % 5 === 0) return; // left held
+        const id = held.body.id as string;
+        const paid = i % 3 === 0 ? units : Math.floor(units / 2);
+        // Two commits of one hold race: exactly one may win.
+        const [a, b] = await Promise.all([
+          http.post(`/api/v1/billing/reservations/${id}/commit`, { 'x-api-key': key }, { units: paid }),
+          http.post(`/api/v1/billing/reservations/${id}/commit`, { 'x-api-key': key }, { units: paid }),
+        ]);
+        const statuses = [a.status, b.status].sort();
+        if (statuses[0] === 200 && statuses[1] === 200) committedTwice++;
+        expect(statuses).toEqual([200, 409]);
+        const [pool] = await ds.query(`SELECT balance - held AS available FROM credit_pools WHERE organization_id = $1`, [
+          org.organizationId,
+        ]);
+        expect(pool.available).toBeGreaterThanOrEqual(0);
+      });
+    } finally {
+      http.close();
+    }
+    expect(committedTwice).toBe(0);
+    const [row] = await ds.query(
+      `SELECT p.balance, p.held,
+              (SELECT COALESCE(sum(units), 0)::int FROM credit_reservations r WHERE r.organization_id = p.organization_id AND r.status = 'held') AS live,
+              (SELECT count(*)::int FROM credit_ledger_entries l WHERE l.organization_id = p.organization_id AND l.reason = 'charge') AS entries,
+              (SELECT count(*)::int FROM credit_reservations r WHERE r.organization_id = p.organization_id AND r.status = 'committed' AND r.committed_units > 0) AS paid_commits
+         FROM credit_pools p WHERE p.organization_id = $1`,
+      [org.organizationId],
+    );
+    expect(row.held).toBe(row.live);
+    expect(row.balance - row.held).toBeGreaterThanOrEqual(0);
+    expect(row.entries).toBe(row.paid_commits);
+  });
+
+  it('sweepers racing over one pool expire each hold exactly once and give back exactly its units', async () => {
+    const org = await createBillingOrg(t, 'sweepers', 1000);
+    const http = client(port, 16);
+    try {
+      const held = await runPool(200, 16, (i) =>
+        http.post(
+          '/api/v1/billing/reservations',
+          { 'x-api-key': org.alice.api_key, 'idempotency-key': `sweep-${i}` },
+          { units: 3 },
+        ),
+      );
+      expect(held.every((a) => a.status === 201)).toBe(true);
+    } finally {
+      http.close();
+    }
+    const ds = t.app.get(DataSource);
+    await ds.query(`UPDATE credit_reservations SET expires_at = now() - interval '1 second' WHERE organization_id = $1`, [
+      org.organizationId,
+    ]);
+    const billing = t.app.get(BillingRepository);
+    const sweeper = async () => {
+      let n = 0;
+      for (;;) {
+        const done = await billing.expirePoolHolds(org.organizationId, 7);
+        if (done === 0) return n;
+        n += done;
+      }
+    };
+    const counts = await Promise.all([sweeper(), sweeper(), sweeper(), sweeper()]);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(200);
+    const [row] = await ds.query(
+      `SELECT p.held, p.balance, (SELECT count(*)::int FROM credit_reservations r WHERE r.organization_id = p.organization_id AND r.status = 'expired') AS expired
+         FROM credit_pools p WHERE p.organization_id = $1`,
+      [org.organizationId],
+    );
+    expect(row).toEqual({ held: 0, balance: 1000, expired: 200 });
   });
 });

@@ -84,7 +84,13 @@ describe('billing: shared credit pools, ledger, exactly-once charges', () => {
       for (const key of [org.alice.api_key, org.bob.api_key, org.provisioner.api_key]) {
         const res = await t.http().get('/api/v1/billing/balance').set('X-API-Key', key);
         expect(res.status).toBe(200);
-        expect(res.body).toEqual({ organization_id: org.organizationId, domain: org.domain, balance: 45 });
+        expect(res.body).toEqual({
+          organization_id: org.organizationId,
+          domain: org.domain,
+          balance: 45,
+          held: 0,
+          available: 45,
+        });
       }
 
       const ledger = await t.http().get('/api/v1/billing/ledger').set('X-API-Key', org.provisioner.api_key);
@@ -332,7 +338,13 @@ describe('billing: shared credit pools, ledger, exactly-once charges', () => {
       expect((await charge(t, acme.alice.api_key, { units: 9 })).status).toBe(201);
 
       const balance = await t.http().get('/api/v1/billing/balance').set('X-API-Key', olga.provisioner.api_key);
-      expect(balance.body).toEqual({ organization_id: olga.organizationId, domain: olga.domain, balance: 0 });
+      expect(balance.body).toEqual({
+        organization_id: olga.organizationId,
+        domain: olga.domain,
+        balance: 0,
+        held: 0,
+        available: 0,
+      });
 
       const ledger = await t.http().get('/api/v1/billing/ledger').set('X-API-Key', olga.provisioner.api_key);
       expect(ledger.status).toBe(200);

@@ -28,6 +28,12 @@ const CONTRACT_ROUTES: { method: string; path: string; public?: boolean }[] = [
   { method: 'get', path: '/api/v1/billing/ledger' },
   { method: 'get', path: '/api/v1/billing/usage' },
   { method: 'post', path: '/api/v1/billing/charges' },
+  { method: 'post', path: '/api/v1/billing/reservations' },
+  { method: 'post', path: '/api/v1/billing/reservations/{id}/commit' },
+  { method: 'delete', path: '/api/v1/billing/reservations/{id}' },
+  { method: 'get', path: '/api/v1/billing/spend-limits' },
+  { method: 'put', path: '/api/v1/billing/spend-limits/{user_id}' },
+  { method: 'delete', path: '/api/v1/billing/spend-limits/{user_id}' },
   { method: 'post', path: '/api/v1/admin/credits' },
   { method: 'get', path: '/health', public: true },
   { method: 'get', path: '/health/ready', public: true },
@@ -106,6 +112,17 @@ describe('OpenAPI document', () => {
     expect(statusesOf('get', '/api/v1/billing/ledger')).toEqual(['200', '400', '401', '403', '429']);
     expect(statusesOf('get', '/api/v1/billing/usage')).toEqual(['200', '400', '401', '403', '429']);
     expect(statusesOf('get', '/api/v1/billing/balance')).toEqual(['200', '401', '429']);
+    expect(statusesOf('post', '/api/v1/billing/reservations')).toEqual(['201', '400', '401', '402', '409', '422', '429']);
+    expect(statusesOf('post', '/api/v1/billing/reservations/{id}/commit')).toEqual([
+      '200',
+      '400',
+      '401',
+      '403',
+      '404',
+      '409',
+      '429',
+    ]);
+    expect(statusesOf('put', '/api/v1/billing/spend-limits/{user_id}')).toEqual(['200', '400', '401', '403', '404', '429']);
     expect(statusesOf('delete', '/api/v1/provisions/{id}')).toEqual(expect.arrayContaining(['204', '404', '409']));
     expect(statusesOf('post', '/api/v1/claims/{token}')).toEqual(expect.arrayContaining(['200', '404', '410']));
     expect(statusesOf('get', '/claim/{token}')).toEqual(expect.arrayContaining(['200', '404', '410']));
@@ -170,7 +187,7 @@ describe('OpenAPI document', () => {
 
   it('documents the fields of request and response bodies', () => {
     const schemas = doc.components.schemas as Record<string, { properties?: Record<string, unknown>; required?: string[] }>;
-    expect(Object.keys(schemas.CreateUserDto.properties ?? {}).sort()).toEqual(['email', 'external_id']);
+    expect(Object.keys(schemas.CreateUserDto.properties ?? {}).sort()).toEqual(['email', 'external_id', 'spend_limit']);
     expect(schemas.CreateUserDto.required).toEqual(['email']);
     expect(Object.keys(schemas.CreatedUserDto.properties ?? {})).toEqual(expect.arrayContaining(['id', 'email', 'api_key']));
     expect(schemas.ApiKeyDto.properties?.scope).toEqual(expect.objectContaining({ enum: ['full', 'restricted'] }));

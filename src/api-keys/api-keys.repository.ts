@@ -68,6 +68,8 @@ interface KeyRecordRow {
   provisioned_by: string | null;
   expires_at: Date | null;
   created_at: Date;
+  spend_limit_units: number | null;
+  spend_limit_period: string | null;
 }
 
 const KEY_COLUMNS = 'id, user_id, billing_organization_id, scope, key_hash, prefix, name, created_at, last_used_at, revoked_at';
@@ -78,10 +80,14 @@ const LOOKUP: Statement = {
   text: `
   SELECT k.id AS key_id, k.billing_organization_id, k.scope, k.revoked_at,
          u.id AS user_id, u.email, u.organization_id, o.domain, u.role, u.is_provisioner, u.is_operator,
-         u.api_only, u.status, u.external_email, u.external_id, u.provisioned_by, u.expires_at, u.created_at
+         u.api_only, u.status, u.external_email, u.external_id, u.provisioned_by, u.expires_at, u.created_at,
+         sl.units AS spend_limit_units, sl.period AS spend_limit_period
     FROM api_keys k
     JOIN users u ON u.id = k.user_id
     JOIN organizations o ON o.id = u.organization_id
+    LEFT JOIN spend_limits sl
+      ON sl.organization_id = k.billing_organization_id
+     AND sl.user_id = COALESCE((SELECT s.user_id FROM spend_limit_keys s WHERE s.api_key_id = k.id), u.id)
    WHERE k.key_hash = $1`,
 };
 
@@ -182,6 +188,8 @@ export class ApiKeysRepository {
         provisionedBy: row.provisioned_by,
         expiresAt: row.expires_at,
         createdAt: row.created_at,
+        spendLimit:
+          row.spend_limit_units !== null ? { units: row.spend_limit_units, period: row.spend_limit_period as string } : null,
       },
     };
   }

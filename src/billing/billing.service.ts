@@ -6,6 +6,7 @@ import { PageQueryDto } from '../common/pagination';
 import type { Principal } from '../common/principal';
 import { Problems } from '../common/problem';
 import { BillingRepository, ChargeInput, MAX_BALANCE } from './billing.repository';
+import { EXPIRE_BATCH_SIZE, refusalProblem } from './spend-controls.service';
 import {
   BalanceDto,
   CreateChargeDto,
@@ -58,11 +59,17 @@ export class BillingService {
       IDEMPOTENCY_KEY_TTL_HOURS,
     );
     if (!result) return null;
-    if (result.charged) {
+    if (result.done) {
       this.metrics.creditsCharged.inc(dto.units);
-      return result.body;
+      return result.value;
     }
-    throw Problems.insufficientCredits(result.shortfall);
+    if (result.retry) {
+      // Refused while holds past their expiry were in the way: nothing was stored; release them
+      // and let the general path decide.
+      await this.billing.expirePoolHolds(principal.billingOrganizationId, EXPIRE_BATCH_SIZE);
+      return null;
+    }
+    throw refusalProblem(result.refusal);
   }
 
   /** The work of one charge: the one statement, or the 402 of a short pool (which wrote nothing). */
@@ -72,15 +79,20 @@ export class BillingService {
     dto: CreateChargeDto,
     idempotency: IdempotentRequest | undefined,
   ): Promise<LedgerEntryDto> {
-    const charged = await this.billing.charge(manager, chargeInput(principal, dto), idempotency?.key ?? null);
-    if (charged) {
-      if (idempotency && charged.stored) idempotency.answerStored = true;
-      this.metrics.creditsCharged.inc(dto.units);
-      return charged.body;
+    const input = chargeInput(principal, dto);
+    let charged = await this.billing.charge(manager, input, idempotency?.key ?? null);
+    if (!charged.done && charged.retry) {
+      // Holds past their expiry in the way: released here (the pool row is this transaction's already).
+      await this.billing.expirePoolHolds(input.organizationId, EXPIRE_BATCH_SIZE, manager);
+      charged = await this.billing.charge(manager, input, idempotency?.key ?? null);
     }
-    // Short pool: the statement wrote nothing (hence `atomicWork`: no savepoint needed).
-    const balance = await this.billing.balanceOf(manager, principal.billingOrganizationId);
-    throw Problems.insufficientCredits({ balance, units: dto.units });
+    if (charged.done) {
+      if (idempotency && charged.value.stored) idempotency.answerStored = true;
+      this.metrics.creditsCharged.inc(dto.units);
+      return charged.value.body;
+    }
+    // Refused: the statement wrote nothing (hence `atomicWork`: no savepoint needed).
+    throw refusalProblem(charged.refusal);
   }
 
   /**
@@ -114,9 +126,20 @@ export class BillingService {
 
   /** The pool the calling key spends. */
   async balance(principal: Principal): Promise<BalanceDto> {
-    const pool = await this.billing.organizationBalance(undefined, { id: principal.billingOrganizationId });
-    if (!pool) throw new Error(`billing organization ${principal.billingOrganizationId} is missing`);
-    return { organization_id: pool.id, domain: pool.domain, balance: pool.balance };
+    const id = principal.billingOrganizationId;
+    let pool = await this.billing.organizationBalance(undefined, { id });
+    if (pool && pool.held > 0 && (await this.billing.expirePoolHolds(id, EXPIRE_BATCH_SIZE)) > 0) {
+      // Holds past their expiry are released when read (lazily), not only by the sweep.
+      pool = await this.billing.organizationBalance(undefined, { id });
+    }
+    if (!pool) throw new Error(`billing organization ${id} is missing`);
+    return {
+      organization_id: pool.id,
+      domain: pool.domain,
+      balance: pool.balance,
+      held: pool.held,
+      available: pool.balance - pool.held,
+    };
   }
 
   /** Operator: organizations with their balances, oldest first. */

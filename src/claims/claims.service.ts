@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 import { mayReceiveClaim } from '../common/authorization/access-policy';
+import { BillingRepository } from '../billing/billing.repository';
 import { parseEmailAddress } from '../common/email';
 import type { Principal } from '../common/principal';
 import { ProblemException, Problems } from '../common/problem';
@@ -21,6 +22,7 @@ export class ClaimsService {
     private readonly provisions: ProvisionsRepository,
     private readonly users: UsersRepository,
     private readonly keys: ApiKeysRepository,
+    private readonly billing: BillingRepository,
   ) {}
 
   /** The provision behind a token, with its effective status; `found: false` for unknown or malformed tokens. */
@@ -114,7 +116,10 @@ export class ClaimsService {
         if (!target || target.status !== 'active') {
           throw Problems.claimantNotActive();
         }
-        movedKeys = (await this.keys.moveAllToUser(manager, placeholder.id, target.id)).length;
+        const moved = await this.keys.moveAllToUser(manager, placeholder.id, target.id);
+        movedKeys = moved.length;
+        // The placeholder's spend limit on its pool keeps governing the moved keys' spending.
+        await this.billing.keepSpenderOfMovedKeys(manager, placeholder.organizationId, placeholder.id, moved);
         await this.users.deletePlaceholders(manager, [placeholder.id]);
         outcome = 'transferred';
         holder = target;

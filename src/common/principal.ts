@@ -35,4 +35,9 @@ export interface Principal {
   /** Pending provisions only: the key is refused from this instant on. */
   expiresAt: Date | null;
   createdAt: Date;
+  /**
+   * The spend limit on the pool this key spends (units and period), read with the key; what is
+   * spent of it changes with every charge, so /me asks for that only when there is a limit.
+   */
+  spendLimit?: { units: number; period: string } | null;
 }

@@ -56,6 +56,7 @@ export enum ProblemCode {
   IdempotencyKeyInvalid = 'idempotency-key-invalid',
   Unauthorized = 'unauthorized',
   InsufficientCredits = 'insufficient-credits',
+  SpendLimitExceeded = 'spend-limit-exceeded',
   Forbidden = 'forbidden',
   NotFound = 'not-found',
   EmailTaken = 'email-taken',
@@ -80,6 +81,7 @@ export enum ProblemCode {
   RateLimited = 'rate-limited',
   DatabaseUnavailable = 'database-unavailable',
   ShuttingDown = 'shutting-down',
+  ReservationNotHeld = 'reservation-not-held',
 }
 
 /** The HTTP statuses a problem of this API can have. */
@@ -100,6 +102,7 @@ export function problemStatus(code: ProblemCode): ProblemStatus {
     case ProblemCode.Unauthorized:
       return 401;
     case ProblemCode.InsufficientCredits:
+    case ProblemCode.SpendLimitExceeded:
       return 402;
     case ProblemCode.Forbidden:
       return 403;
@@ -116,6 +119,7 @@ export function problemStatus(code: ProblemCode): ProblemStatus {
     case ProblemCode.ClaimIntoItself:
     case ProblemCode.ClaimantNotActive:
     case ProblemCode.IdempotencyKeyInProgress:
+    case ProblemCode.ReservationNotHeld:
       return 409;
     case ProblemCode.ProvisionPending:
     case ProblemCode.ProvisionClaimed:
@@ -190,6 +194,18 @@ export interface InsufficientCredits {
   units: number;
 }
 
+/** The extension members of a spend-limit-exceeded problem, from which its detail is built. */
+export interface SpendLimitExceeded {
+  /** The limit, its period and what the spender has spent (charges and live holds) in the window. */
+  limit: number;
+  period: string;
+  spent: number;
+  /** What the refused charge or hold asked for. */
+  units: number;
+  /** When the window resets (ISO 8601); null for a `total` limit. */
+  resets_at: string | null;
+}
+
 /**
  * One factory per kind of problem: the only place a problem's code, detail text and extension
  * members are put together. The generic kinds (validation, 401, 403, 404) take their detail from
@@ -224,6 +240,17 @@ export const Problems = {
       ProblemCode.InsufficientCredits,
       `The credit pool has ${balance} credits; this charge needs ${units}. Nothing was charged.`,
       { extensions: { balance, units } },
+    );
+  },
+
+  /** 402: the spender's limit on this pool would be passed; nothing was charged or held. */
+  spendLimitExceeded(e: SpendLimitExceeded): ProblemException {
+    const left = Math.max(0, e.limit - e.spent);
+    const window = e.period === 'total' ? 'in total' : `this ${e.period} (UTC${e.resets_at ? `, resets at ${e.resets_at}` : ''})`;
+    return new ProblemException(
+      ProblemCode.SpendLimitExceeded,
+      `The spend limit is ${e.limit} credits ${window}; ${e.spent} are spent or held, ${left} left, and this needs ${e.units}. Nothing was charged.`,
+      { extensions: { ...e } },
     );
   },
 
@@ -315,6 +342,15 @@ export const Problems = {
     return new ProblemException(
       ProblemCode.IdempotencyKeyInProgress,
       'A request with this Idempotency-Key is still being processed. Retry later to get its answer.',
+    );
+  },
+
+  /** 409: committing or releasing a reservation that is no longer held. */
+  reservationNotHeld(reservationId: string, status: string): ProblemException {
+    return new ProblemException(
+      ProblemCode.ReservationNotHeld,
+      `Reservation ${reservationId} is ${status}; only a held reservation can be committed${status === 'committed' ? ' or released' : ''}.`,
+      { extensions: { reservation_status: status } },
     );
   },
 
@@ -429,6 +465,9 @@ export function restoreProblem(stored: StoredProblem): ProblemException {
   }
   if (stored.code === ProblemCode.InsufficientCredits && isInsufficientCredits(stored.extensions)) {
     return Problems.insufficientCredits(stored.extensions);
+  }
+  if (stored.code === ProblemCode.SpendLimitExceeded && stored.extensions) {
+    return Problems.spendLimitExceeded(stored.extensions as unknown as SpendLimitExceeded);
   }
   throw new Error(`A stored ${stored.code} problem has no detail to answer with`);
 }

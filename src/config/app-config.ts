@@ -42,6 +42,13 @@ export class EnvironmentVariables {
   @Max(86400)
   EXPIRY_SWEEP_INTERVAL_SECONDS: number = 60;
 
+  /** How often holds past their expiry are released (reads and refused spends also release them at once). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(86400)
+  RESERVATION_SWEEP_INTERVAL_SECONDS: number = 15;
+
   @IsString()
   @Matches(/^[^@\s]+@[^@\s]+$/, { message: 'ADMIN_EMAIL must be an email address' })
   ADMIN_EMAIL: string = 'admin@localhost';

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
+import { SpendLimits } from '../common/spend-limits';
 import { DataSource, EntityManager } from 'typeorm';
 import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 import { IdempotencyService, IdempotentRequest, withoutSecrets } from '../common/idempotency';
@@ -40,6 +41,7 @@ export class ClaimableProvisionsService {
     private readonly provisions: ProvisionsRepository,
     private readonly mapper: EmailDomainMapper,
     private readonly idempotency: IdempotencyService,
+    private readonly spend: SpendLimits,
   ) {}
 
   /**
@@ -92,8 +94,12 @@ export class ClaimableProvisionsService {
           claimTokenHash: hashClaimToken(token),
           expiresAt,
         });
+        const spendLimit = dto.spend_limit
+          ? await this.spend.setLimitOfNewUser(manager, principal.organizationId, user.id, dto.spend_limit)
+          : undefined;
         return {
           ...toProvisionDto(provision, new Date()),
+          ...(spendLimit ? { spend_limit: spendLimit } : {}),
           api_key: issued.plaintext,
           claim_url: `${this.config.publicBaseUrl}/claim/${token}`,
         };

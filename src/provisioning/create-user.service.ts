@@ -8,6 +8,8 @@ import { validateItem } from '../common/validation';
 import { CreatedUserDto } from '../users/dto/user.dto';
 import { NewBulkUser, toUserDto, UsersService } from '../users/users.service';
 import { BulkCreateUserResultDto, BulkCreateUsersResponseDto, CreateUserDto, CreateUsersDto } from './dto/create-user.dto';
+import { SpendLimitInputDto } from '../common/spend-limit.dto';
+import { SpendLimits } from '../common/spend-limits';
 import { EmailDomainMapper } from './email-domain-mapper';
 
 const problems = new ProblemDetailsFilter();
@@ -19,6 +21,7 @@ export class CreateUserService {
     private readonly idempotency: IdempotencyService,
     private readonly users: UsersService,
     private readonly mapper: EmailDomainMapper,
+    private readonly spend: SpendLimits,
   ) {}
 
   /**
@@ -55,8 +58,17 @@ export class CreateUserService {
           },
           { billingOrganizationId: principal.organizationId },
         )
-        .then(({ user, plaintext }) => ({ ...toUserDto(user), api_key: plaintext }));
-    if (!idempotency) return insert(this.dataSource.manager);
+        .then(async ({ user, plaintext }) => ({
+          ...toUserDto(user),
+          ...(dto.spend_limit
+            ? { spend_limit: await this.spend.setLimitOfNewUser(manager, principal.organizationId, user.id, dto.spend_limit) }
+            : {}),
+          api_key: plaintext,
+        }));
+    if (!idempotency) {
+      // With a spend limit, user and limit are one transaction; without, the one statement is all.
+      return dto.spend_limit ? this.dataSource.transaction(insert) : insert(this.dataSource.manager);
+    }
     return this.idempotency.run(principal.organizationId, idempotency, insert, {
       stored: withoutSecrets<CreatedUserDto>('api_key'),
     });
@@ -77,27 +89,49 @@ export class CreateUserService {
     idempotency: IdempotentRequest | undefined,
   ): Promise<BulkCreateUsersResponseDto> {
     checkUserIdHeader(principal, userIdHeader);
-    const checked: (NewBulkUser | ProblemException)[] = await Promise.all(
+    // Each valid item with the spend limit its body asked for (set in the batch's transaction).
+    const checked: ((NewBulkUser & { spendLimit?: SpendLimitInputDto }) | ProblemException)[] = await Promise.all(
       dto.users.map(async (item) => {
         const valid = await validateItem(CreateUserDto, item);
         if (!valid.ok) return valid.problem;
         const mapped = this.mapper.map(valid.value.email, principal.organizationDomain);
         if (!mapped.ok) return Problems.validationFailed([{ field: 'email', message: `email ${mapped.reason}` }]);
-        return { email: mapped.email, externalEmail: mapped.externalEmail, externalId: valid.value.external_id ?? null };
+        return {
+          email: mapped.email,
+          externalEmail: mapped.externalEmail,
+          externalId: valid.value.external_id ?? null,
+          spendLimit: valid.value.spend_limit,
+        };
       }),
     );
     const insert = async (manager: EntityManager): Promise<BulkCreateUsersResponseDto> => {
-      const valid = checked.filter((item): item is NewBulkUser => !(item instanceof ProblemException));
+      const valid = checked.filter(
+        (item): item is NewBulkUser & { spendLimit?: SpendLimitInputDto } => !(item instanceof ProblemException),
+      );
       const outcomes = await this.users.insertManyWithKeys(manager, principal.organizationId, principal.userId, valid);
+      const limits = await Promise.all(
+        outcomes.map(async (outcome, i) => {
+          const limit = valid[i].spendLimit;
+          if (outcome instanceof ProblemException || !limit) return undefined;
+          return this.spend.setLimitOfNewUser(manager, principal.organizationId, outcome.user.id, limit);
+        }),
+      );
       let next = 0;
       const results = checked.map((item): BulkCreateUserResultDto => {
-        const outcome = item instanceof ProblemException ? item : outcomes[next++];
+        const index = item instanceof ProblemException ? -1 : next++;
+        const outcome = index < 0 ? (item as ProblemException) : outcomes[index];
         if (outcome instanceof ProblemException) return { status: outcome.getStatus(), problem: problems.toProblem(outcome) };
-        return { status: 201, user: { ...toUserDto(outcome.user), api_key: outcome.plaintext } };
+        const spendLimit = limits[index];
+        return {
+          status: 201,
+          user: { ...toUserDto(outcome.user), ...(spendLimit ? { spend_limit: spendLimit } : {}), api_key: outcome.plaintext },
+        };
       });
       return { results };
     };
-    if (!idempotency) return insert(this.dataSource.manager);
+    const anyLimit = checked.some((item) => !(item instanceof ProblemException) && item.spendLimit);
+    // Users, keys and limits are one transaction; without limits, the one statement is all.
+    if (!idempotency) return anyLimit ? this.dataSource.transaction(insert) : insert(this.dataSource.manager);
     return this.idempotency.run(principal.organizationId, idempotency, insert, {
       successStatus: 200,
       stored: (answer) => ({

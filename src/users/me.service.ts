@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
+import { SpendLimits } from '../common/spend-limits';
 import type { Principal } from '../common/principal';
 import { MeDto } from './dto/user.dto';
 
@@ -9,6 +10,29 @@ import { MeDto } from './dto/user.dto';
 @Injectable()
 export class MeService {
   private readonly jsonByPrincipal = new WeakMap<Principal, string>();
+
+  constructor(@Optional() private readonly spendLimits?: SpendLimits) {}
+
+  /**
+   * The cached answer; a caller with a spend limit also gets what is spent and left of it, which
+   * changes with every charge: one primary-key read of spend_limits, only for those callers.
+   */
+  me(principal: Principal): string | Promise<string> {
+    const json = this.meJson(principal);
+    const limit = principal.spendLimit;
+    if (!limit || !this.spendLimits) return json;
+    return this.spendLimits.currentWindow(principal).then((window) => {
+      const spent = window?.spent ?? 0;
+      const part = {
+        units: limit.units,
+        period: limit.period,
+        spent,
+        remaining: Math.max(0, limit.units - spent),
+        resets_at: window?.resets_at ?? null,
+      };
+      return json.replace(/"spend_limit":null}$/, `"spend_limit":${JSON.stringify(part)}}`);
+    });
+  }
 
   meJson(principal: Principal): string {
     let json = this.jsonByPrincipal.get(principal);
@@ -35,5 +59,6 @@ function buildMe(principal: Principal): MeDto {
     organization: { id: principal.organizationId, domain: principal.organizationDomain },
     billing_organization_id: principal.billingOrganizationId,
     scope: principal.scope,
+    spend_limit: null,
   };
 }

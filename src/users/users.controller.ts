@@ -21,8 +21,8 @@ export class UsersController {
   @ApiOkResponse({ type: MeDto, description: "The calling key's user and organization." })
   // The hottest route: its document is serialized once per cached principal and sent as it is.
   @Header('Content-Type', 'application/json; charset=utf-8')
-  me(@CurrentPrincipal() principal: Principal): string {
-    return this.meService.meJson(principal);
+  me(@CurrentPrincipal() principal: Principal): string | Promise<string> {
+    return this.meService.me(principal);
   }
 
   /** Users of your organization. */

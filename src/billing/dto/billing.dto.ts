@@ -4,6 +4,10 @@ import { PageOf, PageQueryDto } from '../../common/pagination';
 import { LEDGER_REASONS } from '../entities/ledger-entry.entity';
 import type { LedgerReason } from '../entities/ledger-entry.entity';
 import { OptionalField } from '../../common/validation';
+import { RESERVATION_STATUSES } from '../entities/reservation.entity';
+import type { ReservationStatus } from '../entities/reservation.entity';
+import { SPEND_PERIODS } from '../../common/spend-limit.dto';
+import type { SpendPeriod } from '../../common/spend-limit.dto';
 
 /** Largest charge in one request. */
 export const MAX_CHARGE_UNITS = 1_000_000;
@@ -87,8 +91,12 @@ export class BalanceDto {
   /** The organization whose pool the calling key spends. */
   organization_id: string;
   domain: string;
-  /** Credits left in the pool. */
+  /** Credits in the pool (= the sum of its ledger). */
   balance: number;
+  /** Credits held by live reservations. */
+  held: number;
+  /** `balance − held`: what charges and new holds may use. */
+  available: number;
 }
 
 export class UsageQueryDto {
@@ -135,3 +143,88 @@ export class OrganizationDto {
 }
 
 export class OrganizationPageDto extends PageOf(OrganizationDto) {}
+
+export { MAX_SPEND_LIMIT_UNITS, SpendLimitInputDto } from '../../common/spend-limit.dto';
+
+export class SpendLimitDto {
+  user_id: string;
+  /** Credits the user may spend of the pool per period. */
+  units: number;
+  @ApiProperty({ enum: SPEND_PERIODS })
+  period: SpendPeriod;
+  /** Credits charged or held in the current window. */
+  spent: number;
+  /** When the current window ends (UTC); null for `total`. */
+  resets_at: string | null;
+}
+
+export class SpendLimitPageDto extends PageOf(SpendLimitDto) {}
+
+export class UserIdPathDto {
+  @IsUUID('all', { message: 'user_id must be a UUID' })
+  user_id: string;
+}
+
+export class ReservationIdPathDto {
+  @IsUUID('all', { message: 'id must be a UUID' })
+  id: string;
+}
+
+export const MIN_RESERVATION_TTL_SECONDS = 10;
+export const MAX_RESERVATION_TTL_SECONDS = 3600;
+export const DEFAULT_RESERVATION_TTL_SECONDS = 300;
+
+export class CreateReservationDto {
+  /** Credits to hold: a whole number from 1 to 1,000,000. */
+  @IsInt({ message: 'units must be an integer' })
+  @Min(1, { message: 'units must be at least 1' })
+  @Max(MAX_CHARGE_UNITS, { message: `units must be at most ${MAX_CHARGE_UNITS}` })
+  units: number;
+
+  /** How long the hold lives unless committed or released: 10–3600 seconds (default 300). */
+  @OptionalField()
+  @IsInt({ message: 'ttl_seconds must be an integer' })
+  @Min(MIN_RESERVATION_TTL_SECONDS, { message: `ttl_seconds must be at least ${MIN_RESERVATION_TTL_SECONDS}` })
+  @Max(MAX_RESERVATION_TTL_SECONDS, { message: `ttl_seconds must be at most ${MAX_RESERVATION_TTL_SECONDS}` })
+  ttl_seconds?: number;
+
+  /** What the credits are for (up to 500 characters); the commit's ledger entry carries it. */
+  @OptionalField()
+  @IsString()
+  @MaxLength(MAX_DESCRIPTION_LENGTH)
+  description?: string;
+}
+
+export class CommitReservationDto {
+  /** Credits to charge: 0 up to the units held; the rest is released. */
+  @IsInt({ message: 'units must be an integer' })
+  @Min(0, { message: 'units must be at least 0' })
+  @Max(MAX_CHARGE_UNITS, { message: `units must be at most ${MAX_CHARGE_UNITS}` })
+  units: number;
+}
+
+export class ReservationDto {
+  id: string;
+  /** Credits held (or, once committed, that were held). */
+  units: number;
+  @ApiProperty({ enum: RESERVATION_STATUSES })
+  status: ReservationStatus;
+  /** Credits charged by the commit; null unless committed. */
+  committed_units: number | null;
+  expires_at: string;
+  /** The reserving user; null once deleted. */
+  user_id: string | null;
+  /** The reserving key; null once deleted. */
+  api_key_id: string | null;
+  /** The pool (organization) the credits are held on. */
+  organization_id: string;
+  description: string | null;
+  created_at: string;
+}
+
+export class CommittedReservationDto {
+  reservation: ReservationDto;
+  /** The commit's ledger entry (reason `charge`); null for a commit of 0 units. */
+  @ApiProperty({ type: LedgerEntryDto, nullable: true })
+  entry: LedgerEntryDto | null;
+}

@@ -7,6 +7,7 @@ import { Organization } from '../../users/entities/organization.entity';
  */
 @Entity('credit_pools')
 @Check('ck_credit_pools_balance_non_negative', '"balance" >= 0')
+@Check('ck_credit_pools_held_within_balance', '"held" >= 0 AND "held" <= "balance"')
 export class CreditPool {
   @PrimaryColumn({ name: 'organization_id', type: 'uuid', primaryKeyConstraintName: 'pk_credit_pools' })
   organizationId: string;
@@ -17,6 +18,10 @@ export class CreditPool {
 
   @Column({ type: 'integer', default: 0 })
   balance: number;
+
+  /** Credits held by live reservations: `available` = balance − held, never below 0. */
+  @Column({ type: 'integer', default: 0 })
+  held: number;
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt: Date;

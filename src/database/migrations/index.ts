@@ -5,6 +5,7 @@ import { Billing1795435626831 } from './1795435626831-Billing';
 import { CreditPools1795500110000 } from './1795500110000-CreditPools';
 import { ApiKeyScope1795500200000 } from './1795500200000-ApiKeyScope';
 import { UserExternalId1795500400000 } from './1795500400000-UserExternalId';
+import { SpendControls1795500500000 } from './1795500500000-SpendControls';
 
 /** Every migration, in order. `npm run migration:generate` writes a new file; add it here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -14,4 +15,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   CreditPools1795500110000,
   ApiKeyScope1795500200000,
   UserExternalId1795500400000,
+  SpendControls1795500500000,
 ];

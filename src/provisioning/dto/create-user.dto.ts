@@ -1,8 +1,10 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsObject, IsString, MaxLength } from 'class-validator';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsObject, IsString, MaxLength, ValidateNested } from 'class-validator';
+import { ProblemDto } from '../../common/problem';
+import { SpendLimitInputDto } from '../../common/spend-limit.dto';
 import { OptionalField } from '../../common/validation';
 import { CreatedUserDto, ExternalIdField } from '../../users/dto/user.dto';
-import { ProblemDto } from '../../common/problem';
 
 export class CreateUserDto {
   /**
@@ -19,6 +21,12 @@ export class CreateUserDto {
       'a second create with the same id is 409 naming `existing_user_id`.',
   )
   external_id?: string;
+
+  /** The new user's spend limit on your organization's pool, set in the same transaction as the user. */
+  @OptionalField()
+  @ValidateNested()
+  @Type(() => SpendLimitInputDto)
+  spend_limit?: SpendLimitInputDto;
 }
 
 /** The most users one bulk create-user request may hold. */

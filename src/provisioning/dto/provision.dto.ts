@@ -1,6 +1,21 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import { SpendLimitInputDto } from '../../common/spend-limit.dto';
 import { ExternalIdField } from '../../users/dto/user.dto';
 import { PageOf, PageQueryDto } from '../../common/pagination';
 import { PROVISION_ROLES, PROVISION_STATUSES } from '../provision-status';
@@ -53,6 +68,12 @@ export class CreateProvisionDto {
   @OptionalField()
   @TtlSecondsField('How long the claim link stays usable, in seconds (3600–2592000; default PROVISION_TTL_SECONDS, 7 days).')
   ttl_seconds?: number;
+
+  /** The new user's spend limit on your organization's pool, set in the same transaction as the user. */
+  @OptionalField()
+  @ValidateNested()
+  @Type(() => SpendLimitInputDto)
+  spend_limit?: SpendLimitInputDto;
 }
 
 export class ReissueProvisionDto {

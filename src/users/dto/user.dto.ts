@@ -62,6 +62,19 @@ export class OrganizationSummaryDto {
   domain: string;
 }
 
+export class MeSpendLimitDto {
+  /** Credits the caller may spend of the pool per period. */
+  units: number;
+  @ApiProperty({ enum: ['day', 'month', 'total'] })
+  period: string;
+  /** Charged or held in the current window (UTC). */
+  spent: number;
+  /** `units − spent`, never below 0. */
+  remaining: number;
+  /** When the window resets; null for `total`. */
+  resets_at: string | null;
+}
+
 export class MeDto extends UserDto {
   organization: OrganizationSummaryDto;
   /** The organization whose credit pool the calling key spends. */
@@ -72,6 +85,10 @@ export class MeDto extends UserDto {
    */
   @ApiProperty({ enum: KEY_SCOPES })
   scope: KeyScope;
+
+  /** The caller's spend limit on that pool and what is left of it; null without one. */
+  @ApiProperty({ type: MeSpendLimitDto, nullable: true })
+  spend_limit: MeSpendLimitDto | null;
 }
 
 export class UserPageDto extends PageOf(UserDto) {}
