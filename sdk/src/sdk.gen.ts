@@ -2,7 +2,7 @@
 
 import type { Client, Options as Options2, TDataShape } from './client';
 import { client } from './client.gen';
-import type { AdminCreditsControllerCreditData, AdminCreditsControllerCreditErrors, AdminCreditsControllerCreditResponses, AdminCreditsControllerOrganizationsData, AdminCreditsControllerOrganizationsErrors, AdminCreditsControllerOrganizationsResponses, AdminUsersControllerCreateData, AdminUsersControllerCreateErrors, AdminUsersControllerCreateResponses, AdminUsersControllerUpdateData, AdminUsersControllerUpdateErrors, AdminUsersControllerUpdateResponses, ApiKeysControllerCreateData, ApiKeysControllerCreateErrors, ApiKeysControllerCreateResponses, ApiKeysControllerListData, ApiKeysControllerListErrors, ApiKeysControllerListResponses, ApiKeysControllerRevokeData, ApiKeysControllerRevokeErrors, ApiKeysControllerRevokeResponses, ApiKeysControllerRotateData, ApiKeysControllerRotateErrors, ApiKeysControllerRotateResponses, BillingControllerBalanceData, BillingControllerBalanceErrors, BillingControllerBalanceResponses, BillingControllerChargeData, BillingControllerChargeErrors, BillingControllerChargeResponses, BillingControllerLedgerData, BillingControllerLedgerErrors, BillingControllerLedgerResponses, BillingControllerUsageData, BillingControllerUsageErrors, BillingControllerUsageResponses, ClaimableProvisionsControllerCancelData, ClaimableProvisionsControllerCancelErrors, ClaimableProvisionsControllerCancelResponses, ClaimableProvisionsControllerCreateData, ClaimableProvisionsControllerCreateErrors, ClaimableProvisionsControllerCreateResponses, ClaimableProvisionsControllerGetData, ClaimableProvisionsControllerGetErrors, ClaimableProvisionsControllerGetResponses, ClaimableProvisionsControllerListData, ClaimableProvisionsControllerListErrors, ClaimableProvisionsControllerListResponses, ClaimableProvisionsControllerReissueData, ClaimableProvisionsControllerReissueErrors, ClaimableProvisionsControllerReissueResponses, ClaimableProvisionsControllerUpdateData, ClaimableProvisionsControllerUpdateErrors, ClaimableProvisionsControllerUpdateResponses, ClaimPageControllerPageData, ClaimPageControllerPageErrors, ClaimPageControllerPageResponses, ClaimsControllerClaimData, ClaimsControllerClaimErrors, ClaimsControllerClaimResponses, ClaimsControllerPreviewData, ClaimsControllerPreviewErrors, ClaimsControllerPreviewResponses, CreateUserControllerCreateUserData, CreateUserControllerCreateUserErrors, CreateUserControllerCreateUserResponses, CreateUserControllerCreateUsersData, CreateUserControllerCreateUsersErrors, CreateUserControllerCreateUsersResponses, HealthControllerCheckData, HealthControllerCheckErrors, HealthControllerCheckResponses, UsersControllerDeactivateData, UsersControllerDeactivateErrors, UsersControllerDeactivateResponses, UsersControllerGetData, UsersControllerGetErrors, UsersControllerGetResponses, UsersControllerListData, UsersControllerListErrors, UsersControllerListResponses, UsersControllerMeData, UsersControllerMeErrors, UsersControllerMeResponses } from './types.gen';
+import type { AdminCreditsControllerCreditData, AdminCreditsControllerCreditErrors, AdminCreditsControllerCreditResponses, AdminCreditsControllerOrganizationsData, AdminCreditsControllerOrganizationsErrors, AdminCreditsControllerOrganizationsResponses, AdminUsersControllerCreateData, AdminUsersControllerCreateErrors, AdminUsersControllerCreateResponses, AdminUsersControllerUpdateData, AdminUsersControllerUpdateErrors, AdminUsersControllerUpdateResponses, ApiKeysControllerCreateData, ApiKeysControllerCreateErrors, ApiKeysControllerCreateResponses, ApiKeysControllerListData, ApiKeysControllerListErrors, ApiKeysControllerListResponses, ApiKeysControllerRevokeData, ApiKeysControllerRevokeErrors, ApiKeysControllerRevokeResponses, ApiKeysControllerRotateData, ApiKeysControllerRotateErrors, ApiKeysControllerRotateResponses, BillingControllerBalanceData, BillingControllerBalanceErrors, BillingControllerBalanceResponses, BillingControllerChargeData, BillingControllerChargeErrors, BillingControllerChargeResponses, BillingControllerCommitData, BillingControllerCommitErrors, BillingControllerCommitResponses, BillingControllerDeleteLimitData, BillingControllerDeleteLimitErrors, BillingControllerDeleteLimitResponses, BillingControllerLedgerData, BillingControllerLedgerErrors, BillingControllerLedgerResponses, BillingControllerListLimitsData, BillingControllerListLimitsErrors, BillingControllerListLimitsResponses, BillingControllerPutLimitData, BillingControllerPutLimitErrors, BillingControllerPutLimitResponses, BillingControllerReleaseData, BillingControllerReleaseErrors, BillingControllerReleaseResponses, BillingControllerReserveData, BillingControllerReserveErrors, BillingControllerReserveResponses, BillingControllerUsageData, BillingControllerUsageErrors, BillingControllerUsageResponses, ClaimableProvisionsControllerCancelData, ClaimableProvisionsControllerCancelErrors, ClaimableProvisionsControllerCancelResponses, ClaimableProvisionsControllerCreateData, ClaimableProvisionsControllerCreateErrors, ClaimableProvisionsControllerCreateResponses, ClaimableProvisionsControllerGetData, ClaimableProvisionsControllerGetErrors, ClaimableProvisionsControllerGetResponses, ClaimableProvisionsControllerListData, ClaimableProvisionsControllerListErrors, ClaimableProvisionsControllerListResponses, ClaimableProvisionsControllerReissueData, ClaimableProvisionsControllerReissueErrors, ClaimableProvisionsControllerReissueResponses, ClaimableProvisionsControllerUpdateData, ClaimableProvisionsControllerUpdateErrors, ClaimableProvisionsControllerUpdateResponses, ClaimPageControllerPageData, ClaimPageControllerPageErrors, ClaimPageControllerPageResponses, ClaimsControllerClaimData, ClaimsControllerClaimErrors, ClaimsControllerClaimResponses, ClaimsControllerPreviewData, ClaimsControllerPreviewErrors, ClaimsControllerPreviewResponses, CreateUserControllerCreateUserData, CreateUserControllerCreateUserErrors, CreateUserControllerCreateUserResponses, CreateUserControllerCreateUsersData, CreateUserControllerCreateUsersErrors, CreateUserControllerCreateUsersResponses, HealthControllerCheckData, HealthControllerCheckErrors, HealthControllerCheckResponses, HealthControllerLiveData, HealthControllerLiveResponses, HealthControllerReadyData, HealthControllerReadyErrors, HealthControllerReadyResponses, MetricsControllerScrapeData, MetricsControllerScrapeErrors, MetricsControllerScrapeResponses, UsersControllerDeactivateData, UsersControllerDeactivateErrors, UsersControllerDeactivateResponses, UsersControllerGetData, UsersControllerGetErrors, UsersControllerGetResponses, UsersControllerListData, UsersControllerListErrors, UsersControllerListResponses, UsersControllerMeData, UsersControllerMeErrors, UsersControllerMeResponses } from './types.gen';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -19,9 +19,28 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
 };
 
 /**
- * Liveness and database readiness.
+ * Prometheus metrics (text format). With METRICS_TOKEN set, send `Authorization: Bearer <token>`.
+ */
+export const metricsControllerScrape = <ThrowOnError extends boolean = false>(options?: Options<MetricsControllerScrapeData, ThrowOnError>) => (options?.client ?? client).get<MetricsControllerScrapeResponses, MetricsControllerScrapeErrors, ThrowOnError>({
+    security: [{ scheme: 'bearer', type: 'http' }],
+    url: '/metrics',
+    ...options
+});
+
+/**
+ * Readiness (same as /health/ready)
  */
 export const healthControllerCheck = <ThrowOnError extends boolean = false>(options?: Options<HealthControllerCheckData, ThrowOnError>) => (options?.client ?? client).get<HealthControllerCheckResponses, HealthControllerCheckErrors, ThrowOnError>({ url: '/health', ...options });
+
+/**
+ * Readiness: 200 when the database answers and the instance is not shutting down
+ */
+export const healthControllerReady = <ThrowOnError extends boolean = false>(options?: Options<HealthControllerReadyData, ThrowOnError>) => (options?.client ?? client).get<HealthControllerReadyResponses, HealthControllerReadyErrors, ThrowOnError>({ url: '/health/ready', ...options });
+
+/**
+ * Liveness: 200 while the process serves, whatever the database
+ */
+export const healthControllerLive = <ThrowOnError extends boolean = false>(options?: Options<HealthControllerLiveData, ThrowOnError>) => (options?.client ?? client).get<HealthControllerLiveResponses, unknown, ThrowOnError>({ url: '/health/live', ...options });
 
 /**
  * The calling key's user and organization.
@@ -42,7 +61,9 @@ export const usersControllerList = <ThrowOnError extends boolean = false>(option
 });
 
 /**
- * Deactivates a user of your organization: status `disabled`, every key revoked at once.
+ * Deactivates a user of your organization, by rank (an owner deactivates admins and members, an
+ * admin members, a provisioner the users it provisioned; only an operator an owner, a provisioner
+ * or an operator): status `disabled`, every key revoked at once.
  */
 export const usersControllerDeactivate = <ThrowOnError extends boolean = false>(options: Options<UsersControllerDeactivateData, ThrowOnError>) => (options.client ?? client).delete<UsersControllerDeactivateResponses, UsersControllerDeactivateErrors, ThrowOnError>({
     security: [{ name: 'X-API-Key', type: 'apiKey' }],
@@ -86,7 +107,10 @@ export const adminUsersControllerUpdate = <ThrowOnError extends boolean = false>
 });
 
 /**
- * Lists keys (never their secrets): your own, or with `user_id` those of a user of your organization.
+ * Lists keys (never their secrets). Without `user_id`: your own keys and, for an organization's
+ * owners, admins and provisioners, the keys the organization pays for that users of other
+ * organizations hold (keys moved by a claim: `billing_organization_id` is yours, `user_id` is not
+ * of your organization). With `user_id`: that user's keys, by rank. A restricted key lists itself.
  */
 export const apiKeysControllerList = <ThrowOnError extends boolean = false>(options?: Options<ApiKeysControllerListData, ThrowOnError>) => (options?.client ?? client).get<ApiKeysControllerListResponses, ApiKeysControllerListErrors, ThrowOnError>({
     security: [{ name: 'X-API-Key', type: 'apiKey' }],
@@ -95,7 +119,9 @@ export const apiKeysControllerList = <ThrowOnError extends boolean = false>(opti
 });
 
 /**
- * Creates a key. The secret is in this response only.
+ * Creates a key for yourself or, by rank, for another user of your organization. It spends its
+ * user's own organization's pool. A restricted key creates none (403). The secret is in this
+ * response only.
  */
 export const apiKeysControllerCreate = <ThrowOnError extends boolean = false>(options: Options<ApiKeysControllerCreateData, ThrowOnError>) => (options.client ?? client).post<ApiKeysControllerCreateResponses, ApiKeysControllerCreateErrors, ThrowOnError>({
     security: [{ name: 'X-API-Key', type: 'apiKey' }],
@@ -108,7 +134,8 @@ export const apiKeysControllerCreate = <ThrowOnError extends boolean = false>(op
 });
 
 /**
- * Revokes a key at once.
+ * Revokes a key at once: your own, one of a user you may act on, or one your organization pays
+ * for that a user of another organization holds.
  */
 export const apiKeysControllerRevoke = <ThrowOnError extends boolean = false>(options: Options<ApiKeysControllerRevokeData, ThrowOnError>) => (options.client ?? client).delete<ApiKeysControllerRevokeResponses, ApiKeysControllerRevokeErrors, ThrowOnError>({
     security: [{ name: 'X-API-Key', type: 'apiKey' }],
@@ -117,7 +144,7 @@ export const apiKeysControllerRevoke = <ThrowOnError extends boolean = false>(op
 });
 
 /**
- * Revokes a key and returns its replacement (same user, name and billing pool).
+ * Revokes a key and returns its replacement (same user, name, billing pool and scope).
  */
 export const apiKeysControllerRotate = <ThrowOnError extends boolean = false>(options: Options<ApiKeysControllerRotateData, ThrowOnError>) => (options.client ?? client).post<ApiKeysControllerRotateResponses, ApiKeysControllerRotateErrors, ThrowOnError>({
     security: [{ name: 'X-API-Key', type: 'apiKey' }],
@@ -227,15 +254,21 @@ export const claimableProvisionsControllerReissue = <ThrowOnError extends boolea
 });
 
 /**
- * What a claim link offers. Reading never claims.
+ * What a claim link offers. Reading never claims. Sent with the full `X-API-Key` of an active
+ * user, it also answers `transfer`: what a claim with that key would do (a dry run).
  */
-export const claimsControllerPreview = <ThrowOnError extends boolean = false>(options: Options<ClaimsControllerPreviewData, ThrowOnError>) => (options.client ?? client).get<ClaimsControllerPreviewResponses, ClaimsControllerPreviewErrors, ThrowOnError>({ url: '/api/v1/claims/{token}', ...options });
+export const claimsControllerPreview = <ThrowOnError extends boolean = false>(options: Options<ClaimsControllerPreviewData, ThrowOnError>) => (options.client ?? client).get<ClaimsControllerPreviewResponses, ClaimsControllerPreviewErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }],
+    url: '/api/v1/claims/{token}',
+    ...options
+});
 
 /**
  * Claims the provisioned account, once. Without `X-API-Key` the provisioned user becomes yours
  * (status `active`, `external_email` = `email`) and keeps its key. With the `X-API-Key` of an
- * existing active account, the provisioned keys move to that account (still spending the
- * provisioning organization's credits) and the provisioned user is deleted.
+ * existing active account, the provisioned keys move to that account as `restricted` keys (they
+ * act as a plain member there and still spend the provisioning organization's credits) and the
+ * provisioned user is deleted.
  */
 export const claimsControllerClaim = <ThrowOnError extends boolean = false>(options: Options<ClaimsControllerClaimData, ThrowOnError>) => (options.client ?? client).post<ClaimsControllerClaimResponses, ClaimsControllerClaimErrors, ThrowOnError>({
     security: [{ name: 'X-API-Key', type: 'apiKey' }],
@@ -273,6 +306,73 @@ export const billingControllerBalance = <ThrowOnError extends boolean = false>(o
     security: [{ name: 'X-API-Key', type: 'apiKey' }],
     url: '/api/v1/billing/balance',
     ...options
+});
+
+/**
+ * Holds credits of the pool the calling key spends, for work whose cost is known only afterwards:
+ * commit what was used, release the rest. Holds count against `available` and the spend limit.
+ */
+export const billingControllerReserve = <ThrowOnError extends boolean = false>(options: Options<BillingControllerReserveData, ThrowOnError>) => (options.client ?? client).post<BillingControllerReserveResponses, BillingControllerReserveErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }],
+    url: '/api/v1/billing/reservations',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Charges `units` of a held reservation (one ledger entry, reason `charge`) and releases the rest.
+ */
+export const billingControllerCommit = <ThrowOnError extends boolean = false>(options: Options<BillingControllerCommitData, ThrowOnError>) => (options.client ?? client).post<BillingControllerCommitResponses, BillingControllerCommitErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }],
+    url: '/api/v1/billing/reservations/{id}/commit',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
+});
+
+/**
+ * Releases a held reservation (its credits are available again); releasing a released or expired one changes nothing.
+ */
+export const billingControllerRelease = <ThrowOnError extends boolean = false>(options: Options<BillingControllerReleaseData, ThrowOnError>) => (options.client ?? client).delete<BillingControllerReleaseResponses, BillingControllerReleaseErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }],
+    url: '/api/v1/billing/reservations/{id}',
+    ...options
+});
+
+/**
+ * The spend limits of your organization's pool, with what each user spent in the current window.
+ */
+export const billingControllerListLimits = <ThrowOnError extends boolean = false>(options?: Options<BillingControllerListLimitsData, ThrowOnError>) => (options?.client ?? client).get<BillingControllerListLimitsResponses, BillingControllerListLimitsErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }],
+    url: '/api/v1/billing/spend-limits',
+    ...options
+});
+
+/**
+ * Removes a user's spend limit on your organization's pool.
+ */
+export const billingControllerDeleteLimit = <ThrowOnError extends boolean = false>(options: Options<BillingControllerDeleteLimitData, ThrowOnError>) => (options.client ?? client).delete<BillingControllerDeleteLimitResponses, BillingControllerDeleteLimitErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }],
+    url: '/api/v1/billing/spend-limits/{user_id}',
+    ...options
+});
+
+/**
+ * Sets how much a user may spend of your organization's pool per UTC day, UTC month, or in total.
+ */
+export const billingControllerPutLimit = <ThrowOnError extends boolean = false>(options: Options<BillingControllerPutLimitData, ThrowOnError>) => (options.client ?? client).put<BillingControllerPutLimitResponses, BillingControllerPutLimitErrors, ThrowOnError>({
+    security: [{ name: 'X-API-Key', type: 'apiKey' }],
+    url: '/api/v1/billing/spend-limits/{user_id}',
+    ...options,
+    headers: {
+        'Content-Type': 'application/json',
+        ...options.headers
+    }
 });
 
 /**
