@@ -7,6 +7,7 @@ import { AppModule } from './app.module';
 import { createAppLogger, registerAccessLog } from './common/access-log';
 import { API_KEY_SCHEME } from './common/auth.decorators';
 import { frameworkErrorAsProblem, ProblemDetailsFilter } from './common/problem-details.filter';
+import { registerSecurityHeaders } from './common/security-headers';
 import { parseJsonRefusingDeepNesting, StrictValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 
@@ -25,11 +26,14 @@ export async function createApp(
   // saves its onRequest hook on every request.
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: true,
+    // X-Forwarded-For is believed only from the proxies TRUST_PROXY names (unset: from none).
+    // Nest's option type leaves out Fastify's hop count (a number), which Fastify takes.
+    trustProxy: config.trustProxy as boolean | string[],
     frameworkErrors: frameworkErrorAsProblem,
     skipMiddie: true,
   });
   registerAccessLog(adapter.getInstance(), logger, config.accessLog);
+  registerSecurityHeaders(adapter.getInstance());
   // JSON only: Fastify's own application/json parser, and no other. Nest's default form parser and
   // Fastify's text/plain parser are left out, so any other Content-Type is a 415 problem instead of
   // a body validated as if it were JSON.

@@ -1,4 +1,4 @@
-import { loadConfig } from './app-config';
+import { loadConfig, redactSecretValues } from './app-config';
 
 describe('loadConfig', () => {
   it('applies the contract defaults', () => {
@@ -46,6 +46,57 @@ describe('loadConfig', () => {
       keyUsageFlushIntervalMs: 5000,
     });
     expect(loadConfig({ KEY_CACHE_TTL_MS: '0' }).keyCacheTtlMs).toBe(0);
+  });
+
+  it('never echoes the value of a secret variable, only its name', () => {
+    const secrets = {
+      ADMIN_API_KEY: 'short-secret',
+      DATABASE_URL: 'postgres://u:pg-pass-123@host:badport/db',
+    };
+    let message = '';
+    try {
+      loadConfig(secrets);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/ADMIN_API_KEY=\(value not shown\)/);
+    expect(message).toMatch(/DATABASE_URL=\(value not shown\)/);
+    expect(message).not.toContain('short-secret');
+    expect(message).not.toContain('pg-pass-123');
+  });
+
+  it('requires ADMIN_API_KEY to have at least 32 characters', () => {
+    expect(() => loadConfig({ ADMIN_API_KEY: 'x'.repeat(31) })).toThrow(/ADMIN_API_KEY/);
+    expect(loadConfig({ ADMIN_API_KEY: 'x'.repeat(32) }).adminApiKey).toBe('x'.repeat(32));
+  });
+
+  it('redacts every secret value of the environment, and the password inside a URL even when it does not parse', () => {
+    const env = {
+      ADMIN_API_KEY: 'pvk_adminkey',
+      METRICS_TOKEN: 'metrics-tok',
+      DATABASE_URL: 'postgres://app:p%40ss@db:bad/x',
+      REDIS_URL: 'redis://:redispw@r:6379',
+    };
+    const text = 'a pvk_adminkey b metrics-tok c postgres://app:p%40ss@db:bad/x d p@ss e redispw f app:p%40ss';
+    const redacted = redactSecretValues(text, env);
+    for (const secret of ['pvk_adminkey', 'metrics-tok', 'p%40ss', 'p@ss', 'redispw']) expect(redacted).not.toContain(secret);
+    expect(redacted).toContain('a [redacted] b');
+  });
+
+  it.each([
+    [undefined, false],
+    ['', false],
+    ['1', 1],
+    ['2', 2],
+    ['10.0.0.1', ['10.0.0.1']],
+    ['10.0.0.0/8, 192.168.1.1 ,::1', ['10.0.0.0/8', '192.168.1.1', '::1']],
+    ['loopback,uniquelocal', ['loopback', 'uniquelocal']],
+  ])('reads TRUST_PROXY=%s', (value, expected) => {
+    expect(loadConfig(value === undefined ? {} : { TRUST_PROXY: value }).trustProxy).toEqual(expected);
+  });
+
+  it.each(['true', '0', '11', 'proxy.example.com', '10.0.0.0/33', '10.0.0.1,', '1.2.3'])('refuses TRUST_PROXY=%s', (value) => {
+    expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY=/);
   });
 
   it('treats empty values as unset', () => {

@@ -1,5 +1,18 @@
+import { isIP } from 'node:net';
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  validateSync,
+  ValidateBy,
+  ValidationOptions,
+} from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
@@ -13,7 +26,9 @@ const emptyToUndefined = ({ value }: { value: unknown }) =>
 export class EnvironmentVariables {
   @IsOptional()
   @Transform(emptyToUndefined)
-  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
+  @IsConnectionUrl(['postgres:', 'postgresql:'], {
+    message: 'DATABASE_URL must be a postgres:// or postgresql:// URL with a host',
+  })
   DATABASE_URL?: string;
 
   @Transform(toInt)
@@ -46,11 +61,25 @@ export class EnvironmentVariables {
 
   @IsOptional()
   @Transform(emptyToUndefined)
-  // Any key the deployer chooses (the contract: "that exact key"); a generated pvk_ key is best.
-  @Matches(/^[\x21-\x7e]{8,256}$/, {
-    message: 'ADMIN_API_KEY must be 8–256 printable ASCII characters without spaces (ideally a pvk_ key made by the API)',
+  // Any key the deployer chooses (the contract: "that exact key", at least 32 characters); a generated pvk_ key is best.
+  @Matches(/^[\x21-\x7e]{32,256}$/, {
+    message: 'ADMIN_API_KEY must be 32–256 printable ASCII characters without spaces (ideally a pvk_ key made by the API)',
   })
   ADMIN_API_KEY?: string;
+
+  /**
+   * Whose X-Forwarded-For to believe: unset trusts none (the client is the TCP peer); a hop count
+   * (`1`: the nearest proxy), or a comma-separated list of proxy addresses, CIDR ranges or
+   * proxy-addr's names (`loopback`, `linklocal`, `uniquelocal`).
+   */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsTrustProxy({
+    message:
+      'TRUST_PROXY must be a hop count (1–10) or a comma-separated list of proxy addresses or CIDR ranges ' +
+      '(or loopback, linklocal, uniquelocal)',
+  })
+  TRUST_PROXY?: string;
 
   @IsString()
   DATA_DIR: string = './.data';
@@ -120,6 +149,8 @@ export class AppConfig {
   readonly expirySweepIntervalSeconds: number;
   readonly adminEmail: string;
   readonly adminApiKey?: string;
+  /** Fastify's `trustProxy`: false (unset), a hop count, or a list of addresses/CIDR ranges. */
+  readonly trustProxy: false | number | string[];
   readonly dataDir: string;
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
@@ -136,20 +167,68 @@ export class AppConfig {
   }
 }
 
-export class ConfigValidationError extends Error {}
+/** A refusal to start that the deployer must fix: printed as its message alone (no stack). */
+export class StartupRefusal extends Error {}
+
+export class ConfigValidationError extends StartupRefusal {}
+
+/**
+ * Variables whose values are secrets (or hold one, like a password inside a URL): a validation
+ * error names them but never prints their value.
+ */
+export const SECRET_VARIABLES = ['ADMIN_API_KEY', 'METRICS_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'WEBHOOK_ENCRYPTION_KEY'];
+
+/**
+ * The secret strings of an environment: each secret variable's whole value, and the password (and
+ * user info) inside a URL-valued one even when the URL does not parse. For scrubbing start-up output.
+ */
+export function secretValues(env: Record<string, string | undefined>): string[] {
+  const secrets = new Set<string>();
+  for (const name of SECRET_VARIABLES) {
+    const value = env[name]?.trim();
+    if (!value) continue;
+    secrets.add(value);
+    // user:password@ of a URL, parsed by hand so a malformed URL is covered too.
+    const userInfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
+    if (userInfo) {
+      secrets.add(userInfo);
+      const password = userInfo.slice(userInfo.indexOf(':') + 1);
+      if (userInfo.includes(':') && password) {
+        secrets.add(password);
+        try {
+          secrets.add(decodeURIComponent(password));
+        } catch {
+          // not percent-encoded text: the raw form is covered
+        }
+      }
+    }
+  }
+  // Longest first, so a URL is replaced whole before its password alone.
+  return [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+}
+
+/** `text` with every secret value of `env` replaced by `[redacted]`. */
+export function redactSecretValues(text: string, env: Record<string, string | undefined>): string {
+  let out = text;
+  for (const secret of secretValues(env)) out = out.split(secret).join('[redacted]');
+  return out;
+}
 
 /** Validates an environment record; throws naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const known = Object.keys(new EnvironmentVariables());
   const raw: Record<string, unknown> = {};
-  for (const key of [...known, 'DATABASE_URL', 'PUBLIC_BASE_URL', 'ADMIN_API_KEY']) {
+  for (const key of [...known, 'DATABASE_URL', 'PUBLIC_BASE_URL', 'ADMIN_API_KEY', 'TRUST_PROXY']) {
     if (env[key] !== undefined) raw[key] = env[key];
   }
   const vars = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
   const errors = validateSync(vars, { skipMissingProperties: false });
   if (errors.length > 0) {
+    // A secret's value is never echoed (it would land in logs): only its name.
     const lines = errors.map(
-      (e) => `${e.property}=${JSON.stringify(e.value)}: ${Object.values(e.constraints ?? {}).join('; ')}`,
+      (e) =>
+        `${e.property}=${SECRET_VARIABLES.includes(e.property) ? '(value not shown)' : JSON.stringify(e.value)}: ` +
+        Object.values(e.constraints ?? {}).join('; '),
     );
     throw new ConfigValidationError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
@@ -161,6 +240,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     expirySweepIntervalSeconds: vars.EXPIRY_SWEEP_INTERVAL_SECONDS,
     adminEmail: vars.ADMIN_EMAIL.trim().toLowerCase(),
     adminApiKey: vars.ADMIN_API_KEY,
+    trustProxy: parseTrustProxy(vars.TRUST_PROXY),
     dataDir: vars.DATA_DIR,
     logLevel: vars.LOG_LEVEL,
     bodyLimitBytes: vars.BODY_LIMIT_BYTES,
@@ -172,4 +252,56 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     keyCacheNegativeMax: vars.KEY_CACHE_NEGATIVE_MAX,
     keyUsageFlushIntervalMs: vars.KEY_USAGE_FLUSH_INTERVAL_MS,
   });
+}
+
+/** A URL of one of `protocols` that parses and names a host (checked without echoing it). */
+function IsConnectionUrl(protocols: string[], options: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isConnectionUrl',
+      validator: {
+        validate: (value: unknown) => {
+          if (typeof value !== 'string') return false;
+          try {
+            const url = new URL(value);
+            return protocols.includes(url.protocol) && url.hostname !== '';
+          } catch {
+            return false;
+          }
+        },
+      },
+    },
+    options,
+  );
+}
+
+const NAMED_PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isProxyAddress(entry: string): boolean {
+  if (NAMED_PROXY_RANGES.includes(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (version === 4 ? 32 : 128);
+}
+
+function isTrustProxy(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) >= 1 && Number(text) <= 10;
+  const entries = text.split(',').map((entry) => entry.trim());
+  return entries.length > 0 && entries.every(isProxyAddress);
+}
+
+function IsTrustProxy(options: ValidationOptions) {
+  return ValidateBy({ name: 'isTrustProxy', validator: { validate: isTrustProxy } }, options);
+}
+
+function parseTrustProxy(value: string | undefined): false | number | string[] {
+  if (value === undefined) return false;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text);
+  return text.split(',').map((entry) => entry.trim());
 }
