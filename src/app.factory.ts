@@ -9,7 +9,7 @@ import { API_KEY_SCHEME } from './common/auth.decorators';
 import { frameworkErrorAsProblem, ProblemDetailsFilter } from './common/problem-details.filter';
 import { registerSecurityHeaders } from './common/security-headers';
 import { parseJsonRefusingDeepNesting, StrictValidationPipe } from './common/validation';
-import { AppConfig } from './config/app-config';
+import { AppConfig, fastifyTrustProxy } from './config/app-config';
 
 export type ProvisioApp = NestFastifyApplication;
 
@@ -27,8 +27,7 @@ export async function createApp(
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
     // X-Forwarded-For is believed only from the proxies TRUST_PROXY names (unset: from none).
-    // Nest's option type leaves out Fastify's hop count (a number), which Fastify takes.
-    trustProxy: config.trustProxy as boolean | string[],
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     frameworkErrors: frameworkErrorAsProblem,
     skipMiddie: true,
   });

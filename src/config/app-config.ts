@@ -299,6 +299,18 @@ function IsTrustProxy(options: ValidationOptions) {
   return ValidateBy({ name: 'isTrustProxy', validator: { validate: isTrustProxy } }, options);
 }
 
+/**
+ * TRUST_PROXY as Fastify's `trustProxy`. A hop count becomes a function trusting the nearest
+ * `hops` addresses: Fastify 5.12 takes a bare number as "trust nothing" (a hop count cannot check
+ * who the peer is), while the deployer who sets one says exactly that the nearest hops are proxies.
+ */
+export function fastifyTrustProxy(
+  trustProxy: AppConfig['trustProxy'],
+): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof trustProxy === 'number') return (_address: string, hop: number) => hop < trustProxy;
+  return trustProxy;
+}
+
 function parseTrustProxy(value: string | undefined): false | number | string[] {
   if (value === undefined) return false;
   const text = value.trim();
