@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { IdempotencyService, IdempotentRequest, requestFingerprint } from '../src/common/idempotency';
+import { IdempotencyScope, IdempotencyService, IdempotentRequest, requestFingerprint } from '../src/common/idempotency';
 import { ProblemException } from '../src/common/problem';
 import { startTestApp, TestApp } from './support/app';
 
@@ -12,14 +12,14 @@ describe('IdempotencyService (common/idempotency)', () => {
   let t: TestApp;
   let service: IdempotencyService;
   let ds: DataSource;
-  let scope: string;
+  let scope: IdempotencyScope;
 
   beforeAll(async () => {
     t = await startTestApp();
     service = t.app.get(IdempotencyService);
     ds = t.app.get(DataSource);
-    const [org] = await ds.query(`SELECT organization_id AS id FROM users WHERE email = 'admin@localhost'`);
-    scope = org.id;
+    const [operator] = await ds.query(`SELECT id, organization_id FROM users WHERE email = 'admin@localhost'`);
+    scope = { organizationId: operator.organization_id, userId: operator.id };
   });
   afterAll(async () => t?.close());
 
@@ -30,7 +30,11 @@ describe('IdempotencyService (common/idempotency)', () => {
   const domainExists = async (domain: string) =>
     (await ds.query(`SELECT 1 FROM organizations WHERE domain = $1`, [domain])).length === 1;
   const storedKey = async (key: string) =>
-    (await ds.query(`SELECT status, response_status FROM idempotency_keys WHERE organization_id = $1 AND key = $2`, [scope, key]))[0];
+    (await ds.query(`SELECT status, response_status FROM idempotency_keys WHERE organization_id = $1 AND user_id = $2 AND key = $3`, [
+      scope.organizationId,
+      scope.userId,
+      key,
+    ]))[0];
 
   it('runs the work once and replays its result for the same request', async () => {
     const key = randomUUID();
@@ -93,8 +97,11 @@ describe('IdempotencyService (common/idempotency)', () => {
     const error = await service.run(scope, requestFor(key, { a: 2 }), async () => ({ ok: 2 })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProblemException);
     expect((error as ProblemException).getStatus()).toBe(422);
-    // Another scope (organization) has its own keys.
-    await expect(service.run(randomUUID(), requestFor(key, { a: 2 }), async () => ({ ok: 2 }))).resolves.toEqual({ ok: 2 });
+    // Another scope — another organization, or another user of the same one — has its own keys.
+    const otherOrganization = { ...scope, organizationId: randomUUID() };
+    await expect(service.run(otherOrganization, requestFor(key, { a: 2 }), async () => ({ ok: 2 }))).resolves.toEqual({ ok: 2 });
+    const colleague = { ...scope, userId: randomUUID() };
+    await expect(service.run(colleague, requestFor(key, { a: 3 }), async () => ({ ok: 3 }))).resolves.toEqual({ ok: 3 });
   });
 
   it('runs the work in a plain transaction when the route was called without a key', async () => {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { IDEMPOTENCY_KEY_TTL_HOURS, IdempotencyService, IdempotentRequest } from '../common/idempotency';
-import { paginateByCreation } from '../common/pagination';
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, paginateByCreation } from '../common/pagination';
 import type { Principal } from '../common/principal';
 import { ProblemException } from '../common/problem';
 import { PreparedStatements, Statement } from '../database/prepared-statements';
@@ -24,6 +24,7 @@ interface LedgerRow {
   id: string;
   organization_id: string;
   user_id: string | null;
+  user_email: string | null;
   api_key_id: string | null;
   delta: number;
   reason: LedgerReason;
@@ -33,12 +34,13 @@ interface LedgerRow {
   created_at: Date;
 }
 
-const RETURNING_ENTRY = `RETURNING id, organization_id, user_id, api_key_id, delta, reason, description, balance_after,
+const RETURNING_ENTRY = `RETURNING id, organization_id, user_id, user_email, api_key_id, delta, reason, description, balance_after,
                                   idempotency_key, created_at`;
 
 /**
  * The conditional debit ($1 units of pool $2; no row when the pool is short) and its ledger entry
- * (user $3, key $4, description $5, Idempotency-Key $6), the head of both charge statements.
+ * (user $3 with its email $7 at the time, key $4, description $5, Idempotency-Key $6), the head of
+ * both charge statements.
  */
 const DEBIT_AND_ENTRY = `WITH debited AS (
     UPDATE organizations SET balance = balance - $1::int
@@ -46,8 +48,8 @@ const DEBIT_AND_ENTRY = `WITH debited AS (
     RETURNING balance
   ), entry AS (
     INSERT INTO credit_ledger_entries
-           (organization_id, user_id, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
-    SELECT $2::uuid, $3::uuid, $4::uuid, -$1::int, 'charge', $5::text, debited.balance, $6::text, clock_timestamp()
+           (organization_id, user_id, user_email, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
+    SELECT $2::uuid, $3::uuid, $7::text, $4::uuid, -$1::int, 'charge', $5::text, debited.balance, $6::text, clock_timestamp()
       FROM debited
     ${RETURNING_ENTRY}
   )`;
@@ -68,7 +70,8 @@ const CHARGE: Statement = {
   text: `
   ${DEBIT_AND_ENTRY}, answer AS (
     SELECT json_build_object(
-             'id', id, 'organization_id', organization_id, 'user_id', user_id, 'api_key_id', api_key_id,
+             'id', id, 'organization_id', organization_id, 'user_id', user_id, 'user_email', user_email,
+             'api_key_id', api_key_id,
              'delta', delta, 'reason', reason, 'description', description, 'balance_after', balance_after,
              'idempotency_key', idempotency_key,
              'created_at', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS body
@@ -77,7 +80,7 @@ const CHARGE: Statement = {
     UPDATE idempotency_keys
        SET status = 'completed', response_status = 201,
            response_body = jsonb_build_object('kind', 'body', 'body', (SELECT body FROM answer))
-     WHERE organization_id = $2::uuid AND key = $6::text AND EXISTS (SELECT 1 FROM answer)
+     WHERE organization_id = $2::uuid AND user_id = $3::uuid AND key = $6::text AND EXISTS (SELECT 1 FROM answer)
     RETURNING 1
   )
   SELECT body, (SELECT count(*)::int FROM stored) AS stored FROM answer`,
@@ -91,7 +94,8 @@ const CHARGE: Statement = {
  * holder still in flight, or an expired key) makes the final INSERT fail with a unique violation,
  * which undoes the whole statement; the charge then goes the general way (IdempotencyService.run),
  * which replays, refuses or re-claims. The answer built here is what the response and every replay
- * return. $8 is the key's lifetime in hours.
+ * return. The key is the calling user's ($3) on the pool's organization ($2); $8 is the request's
+ * fingerprint and $9 the key's lifetime in hours.
  */
 const CHARGE_ONCE: Statement = {
   name: 'provisio_charge_once',
@@ -102,7 +106,8 @@ const CHARGE_ONCE: Statement = {
       LEFT JOIN entry e ON true
       LEFT JOIN LATERAL (
         SELECT json_build_object(
-                 'id', e.id, 'organization_id', e.organization_id, 'user_id', e.user_id, 'api_key_id', e.api_key_id,
+                 'id', e.id, 'organization_id', e.organization_id, 'user_id', e.user_id, 'user_email', e.user_email,
+                 'api_key_id', e.api_key_id,
                  'delta', e.delta, 'reason', e.reason, 'description', e.description, 'balance_after', e.balance_after,
                  'idempotency_key', e.idempotency_key,
                  'created_at', to_char(e.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) AS body
@@ -118,9 +123,9 @@ const CHARGE_ONCE: Statement = {
            END AS stored
       FROM outcome
   ), claimed AS (
-    INSERT INTO idempotency_keys (organization_id, key, request_hash, status, response_status, response_body, expires_at)
-    SELECT $2::uuid, $6::text, $7::bytea, 'completed', CASE WHEN charged THEN 201 ELSE 402 END, stored,
-           now() + make_interval(hours => $8::int)
+    INSERT INTO idempotency_keys (organization_id, user_id, key, request_hash, status, response_status, response_body, expires_at)
+    SELECT $2::uuid, $3::uuid, $6::text, $8::bytea, 'completed', CASE WHEN charged THEN 201 ELSE 402 END, stored,
+           now() + make_interval(hours => $9::int)
       FROM answer
     RETURNING 1
   )
@@ -135,8 +140,8 @@ const CREDIT_SQL = `
        AND balance::bigint + $1::int BETWEEN 0 AND ${MAX_BALANCE}
     RETURNING id, balance)
   INSERT INTO credit_ledger_entries
-         (organization_id, user_id, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
-  SELECT changed.id, $3::uuid, $4::uuid, $1::int, $5::text, $6::text, changed.balance, $7::text, clock_timestamp()
+         (organization_id, user_id, user_email, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
+  SELECT changed.id, $3::uuid, $8::text, $4::uuid, $1::int, $5::text, $6::text, changed.balance, $7::text, clock_timestamp()
     FROM changed
   ${RETURNING_ENTRY}`;
 
@@ -150,7 +155,7 @@ export class BillingService {
 
   /**
    * Spends `units` of the pool the calling key bills (principal.billingOrganizationId), exactly
-   * once per Idempotency-Key (scoped to that pool's organization). 402 when the pool is short.
+   * once per Idempotency-Key (the calling user's, on that pool). 402 when the pool is short.
    */
   async charge(principal: Principal, dto: CreateChargeDto, idempotency: IdempotentRequest | undefined): Promise<LedgerEntryDto> {
     const organizationId = principal.billingOrganizationId;
@@ -159,7 +164,7 @@ export class BillingService {
       if (answered) return answered;
     }
     return this.idempotency.run(
-      organizationId,
+      { organizationId, userId: principal.userId },
       idempotency,
       (manager) => this.debit(manager, principal, dto, idempotency),
       { atomicWork: true },
@@ -184,6 +189,7 @@ export class BillingService {
         principal.keyId,
         dto.description ?? null,
         idempotency.key,
+        principal.email,
         idempotency.fingerprint,
         IDEMPOTENCY_KEY_TTL_HOURS,
       ]);
@@ -206,7 +212,15 @@ export class BillingService {
     const organizationId = principal.billingOrganizationId;
     const rows = await this.statements.query<{ body: LedgerEntryDto; stored: number }>(
       CHARGE,
-      [dto.units, organizationId, principal.userId, principal.keyId, dto.description ?? null, idempotency?.key ?? null],
+      [
+        dto.units,
+        organizationId,
+        principal.userId,
+        principal.keyId,
+        dto.description ?? null,
+        idempotency?.key ?? null,
+        principal.email,
+      ],
       manager,
     );
     if (rows.length === 1) {
@@ -226,13 +240,14 @@ export class BillingService {
 
   /**
    * Operator: grants (amount > 0) or corrects (amount < 0) an organization's pool by domain,
-   * exactly once per Idempotency-Key (scoped to the operator's organization). 404 for an unknown
+   * exactly once per Idempotency-Key (the calling operator's). 404 for an unknown
    * domain; 422 if a correction would take the pool below 0 (or a grant above the largest balance).
    */
   credit(principal: Principal, dto: CreateCreditDto, idempotency: IdempotentRequest | undefined): Promise<LedgerEntryDto> {
     const domain = dto.domain.toLowerCase();
     const reason: LedgerReason = dto.amount > 0 ? 'grant' : 'correction';
-    return this.idempotency.run(principal.organizationId, idempotency, async (manager) => {
+    const scope = { organizationId: principal.organizationId, userId: principal.userId };
+    return this.idempotency.run(scope, idempotency, async (manager) => {
       const rows: LedgerRow[] = await manager.query(CREDIT_SQL, [
         dto.amount,
         domain,
@@ -241,6 +256,7 @@ export class BillingService {
         reason,
         dto.reason ?? null,
         idempotency?.key ?? null,
+        principal.email,
       ]);
       if (rows.length === 1) return toLedgerEntryDto(rows[0]);
       const found: { balance: number }[] = await manager.query(`SELECT balance FROM organizations WHERE domain = $1`, [
@@ -288,39 +304,87 @@ export class BillingService {
     return { data: page.items.map(entityToDto), next_cursor: page.nextCursor };
   }
 
-  /** Credits spent per user of the caller's organization in [since, until): one grouped query. */
+  /**
+   * Credits spent per user of the caller's organization in [since, until), one page of users: most
+   * units first, then by user id (users whose entries predate keeping the spender come first among
+   * equals, as one row with user_id null). One grouped query; total_units and the page's window are
+   * over all users. Without `until`, the first page fixes the window's end at its own instant and
+   * the cursor carries it, so later charges cannot move a user across pages while paging.
+   */
   async usage(principal: Principal, query: UsageQueryDto): Promise<UsageDto> {
     const since = parseInstant('since', query.since);
-    const until = parseInstant('until', query.until);
+    let until = parseInstant('until', query.until);
     if (since && until && since.getTime() > until.getTime()) {
       throw ProblemException.validation([{ field: 'until', message: 'until must not be before since' }]);
     }
-    const rows: { user_id: string | null; email: string | null; units: string; charges: number }[] =
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    let after: { units: number; userKey: string } | null = null;
+    if (query.cursor) {
+      const [units, userKey, asOf] = decodeCursor(query.cursor, 3);
+      const asOfDate = new Date(asOf);
+      if (!/^\d{1,18}$/.test(units) || !(userKey === '' || UUID_TEXT.test(userKey)) || Number.isNaN(asOfDate.getTime())) {
+        throw ProblemException.validation([{ field: 'cursor', message: 'cursor is not a cursor this API returned' }]);
+      }
+      after = { units: Number(units), userKey };
+      until ??= asOfDate;
+    }
+    const windowEnd = until ?? new Date();
+    const rows: { user_key: string; email: string | null; units: string; charges: number; total_units: string }[] =
       await this.dataSource.query(
-        `SELECT l.user_id, u.email, sum(-l.delta)::bigint AS units, count(*)::int AS charges
-           FROM credit_ledger_entries l
-           LEFT JOIN users u ON u.id = l.user_id
-          WHERE l.organization_id = $1
-            AND l.reason = 'charge'
-            AND ($2::timestamptz IS NULL OR l.created_at >= $2::timestamptz)
-            AND ($3::timestamptz IS NULL OR l.created_at < $3::timestamptz)
-          GROUP BY l.user_id, u.email
-          ORDER BY units DESC, l.user_id`,
-        [principal.organizationId, since?.toISOString() ?? null, until?.toISOString() ?? null],
+        `WITH per_user AS (
+           SELECT COALESCE(l.user_id::text, '') AS user_key,
+                  COALESCE(max(l.user_email), max(u.email)) AS email,
+                  sum(-l.delta)::bigint AS units, count(*)::int AS charges
+             FROM credit_ledger_entries l
+             LEFT JOIN users u ON u.id = l.user_id
+            WHERE l.organization_id = $1
+              AND l.reason = 'charge'
+              AND ($2::timestamptz IS NULL OR l.created_at >= $2::timestamptz)
+              AND l.created_at < $3::timestamptz
+            GROUP BY l.user_id
+         ), ranked AS (
+           SELECT per_user.*, sum(units) OVER ()::bigint AS total_units FROM per_user
+         )
+         SELECT * FROM ranked
+          WHERE $4::bigint IS NULL OR units < $4::bigint OR (units = $4::bigint AND user_key > $5::text)
+          ORDER BY units DESC, user_key
+          LIMIT $6`,
+        [
+          principal.organizationId,
+          since?.toISOString() ?? null,
+          windowEnd.toISOString(),
+          after?.units ?? null,
+          after?.userKey ?? '',
+          limit + 1,
+        ],
       );
-    const data = rows.map((row) => ({
-      user_id: row.user_id,
-      email: row.email,
-      units: Number(row.units),
-      charges: row.charges,
-    }));
+    const page = rows.slice(0, limit);
+    const last = rows.length > limit ? page[page.length - 1] : undefined;
+    let totalUnits = page.length > 0 ? Number(page[0].total_units) : 0;
+    if (page.length === 0 && after) totalUnits = await this.usageTotal(principal.organizationId, since, windowEnd);
     return {
       organization_id: principal.organizationId,
       since: since?.toISOString() ?? null,
       until: until?.toISOString() ?? null,
-      total_units: data.reduce((sum, row) => sum + row.units, 0),
-      data,
+      total_units: totalUnits,
+      data: page.map((row) => ({
+        user_id: row.user_key === '' ? null : row.user_key,
+        email: row.email,
+        units: Number(row.units),
+        charges: row.charges,
+      })),
+      next_cursor: last ? encodeCursor([last.units, last.user_key, windowEnd.toISOString()]) : null,
     };
+  }
+
+  private async usageTotal(organizationId: string, since: Date | null, until: Date): Promise<number> {
+    const rows: { total: string }[] = await this.dataSource.query(
+      `SELECT COALESCE(sum(-delta), 0)::bigint AS total FROM credit_ledger_entries
+        WHERE organization_id = $1 AND reason = 'charge'
+          AND ($2::timestamptz IS NULL OR created_at >= $2::timestamptz) AND created_at < $3::timestamptz`,
+      [organizationId, since?.toISOString() ?? null, until.toISOString()],
+    );
+    return Number(rows[0].total);
   }
 
   private async currentBalance(manager: EntityManager, organizationId: string): Promise<number> {
@@ -338,6 +402,8 @@ function isIdempotencyKeyTaken(error: unknown): boolean {
   const constraint = e?.constraint ?? e?.driverError?.constraint;
   return code === '23505' && constraint === 'pk_idempotency_keys';
 }
+
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Years 1–9999 in UTC: outside them the ISO text PostgreSQL is given (`+010000-…`) fails to parse (a 500). */
 const EARLIEST_INSTANT = new Date('0001-01-01T00:00:00Z').getTime();
@@ -360,6 +426,7 @@ export function toLedgerEntryDto(row: LedgerRow): LedgerEntryDto {
     id: row.id,
     organization_id: row.organization_id,
     user_id: row.user_id,
+    user_email: row.user_email,
     api_key_id: row.api_key_id,
     delta: row.delta,
     reason: row.reason,
@@ -375,6 +442,7 @@ function entityToDto(entry: LedgerEntry): LedgerEntryDto {
     id: entry.id,
     organization_id: entry.organizationId,
     user_id: entry.userId,
+    user_email: entry.userEmail,
     api_key_id: entry.apiKeyId,
     delta: entry.delta,
     reason: entry.reason,

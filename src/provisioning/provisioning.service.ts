@@ -57,7 +57,7 @@ export class ProvisioningService {
         .then((user) => ({ ...toUserDto(user), api_key: plaintext }));
     };
     if (!idempotency) return insert(this.dataSource.manager);
-    return this.idempotency.run(principal.organizationId, idempotency, insert, {
+    return this.idempotency.run({ organizationId: principal.organizationId, userId: principal.userId }, idempotency, insert, {
       stored: withoutSecrets<CreatedUserDto>('api_key'),
     });
   }

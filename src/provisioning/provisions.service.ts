@@ -59,7 +59,7 @@ export class ProvisionsService {
     const expiresAt = new Date(Date.now() + this.config.provisionTtlSeconds * 1000);
     const role = dto.role ?? 'member';
 
-    return this.idempotency.run(principal.organizationId, idempotency, async (manager) => {
+    return this.idempotency.run({ organizationId: principal.organizationId, userId: principal.userId }, idempotency, async (manager) => {
       const user = await this.users.insertUser(manager, {
         email,
         organizationId: principal.organizationId,

@@ -30,13 +30,13 @@ export class IdempotencyKeySweeper implements OnApplicationBootstrap, OnModuleDe
     for (;;) {
       const rows: { n: number }[] = await this.dataSource.query(
         `WITH batch AS (
-           SELECT organization_id, key FROM idempotency_keys
+           SELECT organization_id, user_id, key FROM idempotency_keys
             WHERE expires_at <= now()
             LIMIT $1
               FOR UPDATE SKIP LOCKED)
          , gone AS (
            DELETE FROM idempotency_keys k USING batch
-            WHERE k.organization_id = batch.organization_id AND k.key = batch.key
+            WHERE k.organization_id = batch.organization_id AND k.user_id = batch.user_id AND k.key = batch.key
            RETURNING 1)
          SELECT count(*)::int AS n FROM gone`,
         [batchSize],

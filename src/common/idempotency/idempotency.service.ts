@@ -24,6 +24,15 @@ export class IdempotentRequest {
   ) {}
 }
 
+/**
+ * Whose an Idempotency-Key is: the calling user, on the organization the request acts on (its pool
+ * or its users). Two users — colleagues included — may use the same key string without meeting.
+ */
+export interface IdempotencyScope {
+  organizationId: string;
+  userId: string;
+}
+
 /** A stored answer: the JSON body of a success, or the parts of a problem to rebuild it. */
 type StoredAnswer =
   | { kind: 'body'; body: unknown }
@@ -44,7 +53,7 @@ interface KeyRow {
 
 /** One call of `run` with a key: what attempt/execute/complete need, resolved once. */
 interface GuardedWork<T> {
-  scope: string;
+  scope: IdempotencyScope;
   request: IdempotentRequest;
   work: (manager: EntityManager) => Promise<T>;
   successStatus: number;
@@ -57,9 +66,9 @@ const SAVEPOINT = 'idempotent_work';
 /** Claims a key, or finds it taken (waiting for a holder still in flight). A prepared statement: it runs on every charge. */
 const CLAIM: Statement = {
   name: 'provisio_idempotency_claim',
-  text: `INSERT INTO idempotency_keys (organization_id, key, request_hash, status, expires_at)
-         VALUES ($1, $2, $3, 'in_progress', now() + make_interval(hours => $4))
-         ON CONFLICT (organization_id, key) DO NOTHING
+  text: `INSERT INTO idempotency_keys (organization_id, user_id, key, request_hash, status, expires_at)
+         VALUES ($1, $5, $2, $3, 'in_progress', now() + make_interval(hours => $4))
+         ON CONFLICT (organization_id, user_id, key) DO NOTHING
          RETURNING 1`,
 };
 
@@ -88,12 +97,12 @@ export class IdempotencyService {
 
   /**
    * Runs `work` in a new transaction guarded by the key (or, without a key, just in a transaction).
-   * `scope` is the organization the key belongs to. The result must be plain JSON (it is stored).
+   * `scope` is whose the key is (the calling user, on the organization acted on). The result must be plain JSON (it is stored).
    * `stored` turns the result into what is stored and replayed, e.g. withoutSecrets(): a route that
    * answers a secret (an API key, a claim link) must never store it, so its replays lack it.
    */
   async run<T>(
-    scope: string,
+    scope: IdempotencyScope,
     request: IdempotentRequest | undefined,
     work: (manager: EntityManager) => Promise<T>,
     options: { successStatus?: number; atomicWork?: boolean; stored?: (value: T) => unknown } = {},
@@ -132,22 +141,22 @@ export class IdempotencyService {
     for (let round = 0; round < 3; round++) {
       const claimed = await this.statements.query(
         CLAIM,
-        [scope, request.key, request.fingerprint, IDEMPOTENCY_KEY_TTL_HOURS],
+        [scope.organizationId, request.key, request.fingerprint, IDEMPOTENCY_KEY_TTL_HOURS, scope.userId],
         manager,
       );
       if (claimed.length === 1) return this.execute(manager, guarded);
 
       const rows: KeyRow[] = await manager.query(
         `SELECT request_hash, status, response_status, response_body, expires_at <= now() AS expired
-           FROM idempotency_keys WHERE organization_id = $1 AND key = $2`,
-        [scope, request.key],
+           FROM idempotency_keys WHERE organization_id = $1 AND user_id = $3 AND key = $2`,
+        [scope.organizationId, request.key, scope.userId],
       );
       const row = rows[0];
       if (!row) continue; // swept between the two statements: claim again
       if (row.expired) {
         await manager.query(
-          `DELETE FROM idempotency_keys WHERE organization_id = $1 AND key = $2 AND expires_at <= now()`,
-          [scope, request.key],
+          `DELETE FROM idempotency_keys WHERE organization_id = $1 AND user_id = $3 AND key = $2 AND expires_at <= now()`,
+          [scope.organizationId, request.key, scope.userId],
         );
         continue;
       }
@@ -205,8 +214,8 @@ export class IdempotencyService {
   ): Promise<void> {
     await manager.query(
       `UPDATE idempotency_keys SET status = 'completed', response_status = $3, response_body = $4::jsonb
-        WHERE organization_id = $1 AND key = $2`,
-      [scope, request.key, status, JSON.stringify(answer)],
+        WHERE organization_id = $1 AND user_id = $5 AND key = $2`,
+      [scope.organizationId, request.key, status, JSON.stringify(answer), scope.userId],
     );
   }
 }

@@ -1,6 +1,14 @@
 import { InitialSchema1795434712884 } from './1795434712884-InitialSchema';
 import { Provisions1795435625645 } from './1795435625645-Provisions';
 import { Billing1795435626831 } from './1795435626831-Billing';
+import { IdempotencyKeysPerUser1795500310000 } from './1795500310000-IdempotencyKeysPerUser';
+import { LedgerKeepsSpender1795500320000 } from './1795500320000-LedgerKeepsSpender';
 
 /** Every migration, in order. `npm run migration:generate` writes a new file; add it here. */
-export const MIGRATIONS: Function[] = [InitialSchema1795434712884, Provisions1795435625645, Billing1795435626831];
+export const MIGRATIONS: Function[] = [
+  InitialSchema1795434712884,
+  Provisions1795435625645,
+  Billing1795435626831,
+  IdempotencyKeysPerUser1795500310000,
+  LedgerKeepsSpender1795500320000,
+];
