@@ -87,6 +87,13 @@ describe('security headers', () => {
     expect(provision.body.claim_url).toMatch(/\/claim\/pvc_/);
     expectNoStore(provision, 'POST /provisions');
 
+    // An idempotent replay (secrets withheld) and a refusal of a secret-bearing route are fine with no-store too.
+    const replayKey = `replay-${Date.now()}`;
+    const firstProvision = await t.http().post('/api/v1/provisions').set('X-API-Key', guy.api_key).set('Idempotency-Key', replayKey).send({});
+    const replayed = await t.http().post('/api/v1/provisions').set('X-API-Key', guy.api_key).set('Idempotency-Key', replayKey).send({});
+    expect([firstProvision.status, replayed.status, replayed.body.claim_url]).toEqual([201, 201, null]);
+    expectNoStore(replayed, 'POST /provisions replay');
+
     // Answers without a secret keep the default caching (none asked for).
     const me = await t.http().get('/api/v1/me').set('X-API-Key', guy.api_key);
     expect(me.headers['cache-control']).toBeUndefined();

@@ -23,8 +23,12 @@ const applySecurityHeaders = helmet({
   frameguard: { action: 'deny' },
 });
 
-/** Response fields that hold a secret shown once: an API key, a claim link, a webhook signing secret. */
-const SECRET_BEARING = /"(?:api_key|claim_url|secret)":"|\b(?:pv[kc]_[0-9A-Za-z]{32}|whsec_[0-9A-Za-z+/]{16})/;
+/**
+ * Response fields that hold a secret shown once — an API key, a claim link, a webhook signing
+ * secret — whatever their value (an idempotent replay answers them as null: no-store as well), and
+ * anything shaped like such a secret in any field.
+ */
+const SECRET_BEARING = /"(?:api_key|claim_url|secret)":|\b(?:pv[kc]_[0-9A-Za-z]{32}|whsec_[0-9A-Za-z+/]{16})/;
 
 /** True when a serialized response body carries a secret (see SECRET_BEARING). */
 export function carriesSecret(payload: string): boolean {
