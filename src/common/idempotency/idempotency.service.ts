@@ -165,7 +165,7 @@ export class IdempotencyService {
           kind: 'refused',
           problem: ProblemException.unprocessable(
             'idempotency-key-reused',
-            'This Idempotency-Key was already used for a different request (another route, caller or body). ' +
+            'This Idempotency-Key was already used for a different request (another route or body). ' +
               'Use a new key for a new request.',
           ),
         };
