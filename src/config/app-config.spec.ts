@@ -99,6 +99,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY=/);
   });
 
+  it('accepts a DATABASE_URL naming a Unix socket, refuses one that does not parse', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgresql:///provisio?host=/run/postgresql' }).databaseUrl).toBe(
+      'postgresql:///provisio?host=/run/postgresql',
+    );
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u:p@host:port/db' })).toThrow(/DATABASE_URL=\(value not shown\)/);
+  });
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', ADMIN_API_KEY: '' })).toMatchObject({ databaseUrl: undefined, adminApiKey: undefined });
   });

@@ -27,7 +27,7 @@ export class EnvironmentVariables {
   @IsOptional()
   @Transform(emptyToUndefined)
   @IsConnectionUrl(['postgres:', 'postgresql:'], {
-    message: 'DATABASE_URL must be a postgres:// or postgresql:// URL with a host',
+    message: 'DATABASE_URL must be a postgres:// or postgresql:// URL',
   })
   DATABASE_URL?: string;
 
@@ -254,7 +254,10 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   });
 }
 
-/** A URL of one of `protocols` that parses and names a host (checked without echoing it). */
+/**
+ * A URL of one of `protocols` that parses (checked without echoing it). The host may be empty:
+ * `postgresql:///db?host=/run/postgresql` names a Unix socket.
+ */
 function IsConnectionUrl(protocols: string[], options: ValidationOptions) {
   return ValidateBy(
     {
@@ -264,7 +267,7 @@ function IsConnectionUrl(protocols: string[], options: ValidationOptions) {
           if (typeof value !== 'string') return false;
           try {
             const url = new URL(value);
-            return protocols.includes(url.protocol) && url.hostname !== '';
+            return protocols.includes(url.protocol);
           } catch {
             return false;
           }
