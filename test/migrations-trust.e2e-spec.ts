@@ -26,7 +26,7 @@ describe('migrations 1795500310000 (per-user Idempotency-Keys) and 1795500320000
     await ds.initialize();
     await ds.runMigrations();
 
-    const [org] = await ds.query(`INSERT INTO organizations (domain, balance) VALUES ('legacy.example', 90) RETURNING id`);
+    const [org] = await ds.query(`INSERT INTO organizations (domain) VALUES ('legacy.example') RETURNING id`);
     const [guy] = await ds.query(
       `INSERT INTO users (email, organization_id, role, is_provisioner) VALUES ('guy@legacy.example', $1, 'owner', true) RETURNING id`,
       [org.id],
@@ -96,7 +96,6 @@ describe('migrations 1795500310000 (per-user Idempotency-Keys) and 1795500320000
       `INSERT INTO credit_ledger_entries (organization_id, user_id, user_email, delta, reason, balance_after) VALUES ($1, $2, 'x@legacy.example', 1, 'grant', 91)`,
       [org.id, made.id],
     );
-    await ds.query(`UPDATE organizations SET balance = 91 WHERE id = $1`, [org.id]);
     const kept = await ds.query(`SELECT user_id FROM credit_ledger_entries WHERE balance_after = 91`);
     expect(kept).toEqual([{ user_id: made.id }]);
 
