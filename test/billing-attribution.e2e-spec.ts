@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { ExpiryJob } from '../src/provisioning/expiry.job';
 import { adminCreateUser, provisionUser, startTestApp, TestApp } from './support/app';
 import { charge, createBillingOrg, expectBalancesMatchLedger, grantCredits } from './support/billing';
 import { createProvision, tokenOf } from './support/provisions';
@@ -50,6 +51,7 @@ describe('billing: who spent, per-user Idempotency-Keys, paginated usage', () =>
     it.each([
       ['a cancelled provision', 'cancel'],
       ['a provision transferred to an existing account by a claim', 'transfer'],
+      ['an expired provision (swept by the expiry job)', 'expire'],
     ] as const)('%s: the placeholder is deleted, its charges keep user_id and user_email', async (_what, how) => {
       const org = await createBillingOrg(t, `spender-${how}`, 50);
       const p = await createProvision(t, org.provisioner.api_key, { email: `end-user-${how}@customer.io` });
@@ -59,6 +61,9 @@ describe('billing: who spent, per-user Idempotency-Keys, paginated usage', () =>
 
       if (how === 'cancel') {
         expect((await t.http().delete(`/api/v1/provisions/${p.id}`).set('X-API-Key', org.provisioner.api_key)).status).toBe(204);
+      } else if (how === 'expire') {
+        await t.app.get(DataSource).query(`UPDATE provisions SET expires_at = now() - interval '1 second' WHERE id = $1`, [p.id]);
+        expect(await t.app.get(ExpiryJob).sweep()).toBeGreaterThanOrEqual(1);
       } else {
         const claimant = await provisionUser(t, org.provisioner.api_key, `claimant-${how}@customer.io`);
         const claimed = await t.http().post(`/api/v1/claims/${tokenOf(p)}`).set('X-API-Key', claimant.api_key).send({ email: `real-${how}@customer.io` });
@@ -70,8 +75,8 @@ describe('billing: who spent, per-user Idempotency-Keys, paginated usage', () =>
       const ledger = await t.http().get('/api/v1/billing/ledger').set('X-API-Key', org.provisioner.api_key);
       expect(ledger.status).toBe(200);
       const entry = ledger.body.data.find((e: { id: string }) => e.id === spent.body.id);
-      // The key itself is gone with a cancelled placeholder (api_key_id null then); who spent is kept.
-      expect(entry).toEqual({ ...spent.body, api_key_id: how === 'cancel' ? null : spent.body.api_key_id });
+      // The key itself is gone with a cancelled or expired placeholder (api_key_id null then); who spent is kept.
+      expect(entry).toEqual({ ...spent.body, api_key_id: how === 'transfer' ? spent.body.api_key_id : null });
       expect(entry).toMatchObject({ user_id: p.user_id, user_email: p.email, delta: -7 });
       const byUser = await t.http().get(`/api/v1/billing/ledger?user_id=${p.user_id}`).set('X-API-Key', org.provisioner.api_key);
       expect(byUser.body.data).toEqual([entry]);
