@@ -398,9 +398,9 @@ async function checkLedger(ctx) {
   await client.connect();
   try {
     const { rows } = await client.query(
-      `SELECT o.balance::bigint AS balance,
+      `SELECT coalesce(p.balance, 0)::bigint AS balance,
               (SELECT coalesce(sum(l.delta), 0)::bigint FROM credit_ledger_entries l WHERE l.organization_id = o.id) AS ledger_sum
-         FROM organizations o WHERE o.id = $1`,
+         FROM organizations o LEFT JOIN credit_pools p ON p.organization_id = o.id WHERE o.id = $1`,
       [ctx.organizationId],
     );
     const { balance, ledger_sum } = rows[0];
@@ -432,9 +432,10 @@ async function checkNoOverspend(ctx) {
   await client.connect();
   try {
     const { rows } = await client.query(
-      `SELECT o.balance, (SELECT count(*)::int FROM credit_ledger_entries l WHERE l.organization_id = o.id AND l.reason = 'charge') AS charges,
+      `SELECT coalesce(p.balance, 0) AS balance,
+              (SELECT count(*)::int FROM credit_ledger_entries l WHERE l.organization_id = o.id AND l.reason = 'charge') AS charges,
               (SELECT coalesce(sum(l.delta), 0)::int FROM credit_ledger_entries l WHERE l.organization_id = o.id) AS ledger_sum
-         FROM organizations o WHERE o.domain = $1`,
+         FROM organizations o LEFT JOIN credit_pools p ON p.organization_id = o.id WHERE o.domain = $1`,
       [domain],
     );
     const { balance, charges, ledger_sum } = rows[0];

@@ -1,6 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
@@ -64,24 +64,5 @@ function setUpOpenApi(app: NestFastifyApplication): void {
       .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A Provisio API key (pvk_…)' }, API_KEY_SCHEME)
       .build(),
   );
-  documentProblemsAsProblemJson(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', swaggerOptions: { persistAuthorization: true } });
-}
-
-/**
- * Every error of this API is sent as `application/problem+json`; @nestjs/swagger documents the
- * ProblemDto responses as `application/json`. Each 4xx/5xx ProblemDto response is documented under
- * `application/problem+json` first, keeping `application/json` for generators that only read that.
- */
-function documentProblemsAsProblemJson(document: OpenAPIObject): void {
-  type Response = { content?: Record<string, { schema?: object }> };
-  for (const pathItem of Object.values(document.paths)) {
-    for (const operation of Object.values(pathItem) as { responses?: Record<string, Response> }[]) {
-      for (const [status, response] of Object.entries(operation?.responses ?? {})) {
-        const json = response.content?.['application/json'];
-        if (!/^[45]/.test(status) || !json || !('$ref' in (json.schema ?? {}))) continue;
-        response.content = { 'application/problem+json': json, ...response.content };
-      }
-    }
-  }
 }

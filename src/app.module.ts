@@ -10,7 +10,7 @@ import { ClaimsModule } from './claims/claims.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
 import { dataSourceOptions } from './database/data-source-options';
-import { PreparedStatementsModule } from './database/prepared-statements';
+import { DatabaseModule } from './database/database';
 import { HealthModule } from './health/health.module';
 import { ProvisioningModule } from './provisioning/provisioning.module';
 import { UsersModule } from './users/users.module';
@@ -28,7 +28,7 @@ export class AppModule {
         LoggerModule.forRoot({ pinoHttp: { logger }, forRoutes: [] }),
         TypeOrmModule.forRoot({ ...dataSourceOptions(config.databaseUrl, config.databasePoolSize), migrationsRun: true }),
         ScheduleModule.forRoot(),
-        PreparedStatementsModule,
+        DatabaseModule,
         AuthModule,
         HealthModule,
         UsersModule,

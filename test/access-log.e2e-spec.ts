@@ -1,5 +1,5 @@
 import { generateApiKey } from '../src/api-keys/api-key-format';
-import { adminCreateUser, startTestApp, TestApp } from './support/app';
+import { adminCreateUser, me, startTestApp, TestApp } from './support/app';
 
 describe('access log', () => {
   let t: TestApp;
@@ -19,8 +19,8 @@ describe('access log', () => {
   it('logs one line per request with method, URL, status and time, by level of status', async () => {
     const user = await adminCreateUser(t, { email: 'logged@logs.example' });
     lines.length = 0;
-    expect((await t.http().get('/api/v1/me').set('X-API-Key', user.api_key)).status).toBe(200);
-    expect((await t.http().get('/api/v1/me').set('X-API-Key', generateApiKey())).status).toBe(401);
+    expect((await me(t, user.api_key)).status).toBe(200);
+    expect((await me(t, generateApiKey())).status).toBe(401);
     await turnEnd();
     const logged = completed();
     expect(logged).toHaveLength(2);
@@ -35,7 +35,7 @@ describe('access log', () => {
     const user = await adminCreateUser(t, { email: 'secretive@logs.example' });
     const token = 'pvc_' + 'A'.repeat(32);
     lines.length = 0;
-    await t.http().get('/api/v1/me').set('X-API-Key', user.api_key);
+    await me(t, user.api_key);
     await t.http().get(`/api/v1/claims/${token}`);
     await t.http().get(`/claim/${token}?x=${user.api_key}`);
     await turnEnd();
@@ -50,7 +50,7 @@ describe('access log', () => {
   it('logs every one of many concurrent requests, each as one whole line', async () => {
     lines.length = 0;
     const statuses = await Promise.all(
-      Array.from({ length: 40 }, () => t.http().get('/api/v1/me').set('X-API-Key', t.adminKey)).map(async (r) => (await r).status),
+      Array.from({ length: 40 }, () => me(t, t.adminKey)).map(async (r) => (await r).status),
     );
     expect(statuses).toEqual(Array(40).fill(200));
     await turnEnd();
@@ -74,8 +74,8 @@ describe('access log', () => {
     );
     try {
       quiet.length = 0;
-      expect((await other.http().get('/api/v1/me').set('X-API-Key', t.adminKey)).status).toBe(200);
-      expect((await other.http().get('/api/v1/me').set('X-API-Key', generateApiKey())).status).toBe(401);
+      expect((await me(other, t.adminKey)).status).toBe(200);
+      expect((await me(other, generateApiKey())).status).toBe(401);
       await turnEnd();
       const logged = toEntries(quiet).filter((e) => e.msg === 'request completed');
       expect(logged.map((e) => e.res.statusCode)).toEqual([401]);

@@ -3,17 +3,10 @@ import { Agent, request } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { DataSource } from 'typeorm';
 import { startTestApp, TestApp } from './support/app';
+import { describeOnRealServer } from './support/conditions';
 import { withClient } from './support/database';
 import { createBillingOrg, expectBalancesMatchLedger, grantCredits } from './support/billing';
-
-const realServer = Boolean(process.env.TEST_DATABASE_URL);
-if (!realServer) {
-  console.log(
-    'billing-concurrency: skipped — TEST_DATABASE_URL is not set, and the embedded PGlite serializes every ' +
-      'transaction through one backend session, so it cannot show concurrent behaviour. ' +
-      'Run with TEST_DATABASE_URL=postgres://… to exercise a real PostgreSQL server.',
-  );
-}
+import { waitFor } from './support/wait';
 
 interface Answer {
   status: number;
@@ -72,7 +65,9 @@ function countBy(values: number[]): Record<number, number> {
   return counts;
 }
 
-(realServer ? describe : describe.skip)('billing under concurrency (real PostgreSQL)', () => {
+const ONE_SESSION = 'the embedded PGlite serializes every transaction through one backend session';
+
+describeOnRealServer('billing under concurrency', ONE_SESSION, () => {
   let t: TestApp;
   let port: number;
 
@@ -87,13 +82,12 @@ function countBy(values: number[]): Record<number, number> {
     // pg-pool's end() returns before the server has seen every Terminate; let the 20 backends
     // leave before DROP DATABASE … WITH (FORCE), so none is killed (and logged) mid-goodbye.
     const name = new URL(t.db.url).pathname.slice(1);
-    await withClient(process.env.TEST_DATABASE_URL!, async (client) => {
-      for (let i = 0; i < 50; i++) {
+    await withClient(process.env.TEST_DATABASE_URL!, (client) =>
+      waitFor(`the app's backends to leave database ${name}`, async () => {
         const { rows } = await client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1`, [name]);
-        if (rows[0].n === 0) return;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    });
+        return rows[0].n === 0;
+      }),
+    );
     await t.db.drop();
   });
   afterEach(async () => {
@@ -123,7 +117,7 @@ function countBy(values: number[]): Record<number, number> {
     }
 
     const ds = t.app.get(DataSource);
-    const [pool] = await ds.query(`SELECT balance FROM organizations WHERE id = $1`, [org.organizationId]);
+    const [pool] = await ds.query(`SELECT balance FROM credit_pools WHERE organization_id = $1`, [org.organizationId]);
     expect(pool.balance).toBe(0);
     // Every balance from 4,999 down to 0 was reached exactly once: no lost or doubled debit.
     const [ledger] = await ds.query(
@@ -163,7 +157,7 @@ function countBy(values: number[]): Record<number, number> {
       org.organizationId,
     ]);
     expect(rows).toEqual([{ id: created[0].body.id, delta: -3 }]);
-    const [pool] = await ds.query(`SELECT balance FROM organizations WHERE id = $1`, [org.organizationId]);
+    const [pool] = await ds.query(`SELECT balance FROM credit_pools WHERE organization_id = $1`, [org.organizationId]);
     expect(pool.balance).toBe(97);
   });
 
@@ -185,7 +179,7 @@ function countBy(values: number[]): Record<number, number> {
       const spent = answers
         .filter((a) => a.status === 201)
         .reduce((sum, a) => sum + -(a.body.delta as number), 0);
-      const [pool] = await t.app.get(DataSource).query(`SELECT balance FROM organizations WHERE id = $1`, [org.organizationId]);
+      const [pool] = await t.app.get(DataSource).query(`SELECT balance FROM credit_pools WHERE organization_id = $1`, [org.organizationId]);
       expect(pool.balance).toBe(1000 - spent);
       expect(pool.balance).toBeGreaterThanOrEqual(0);
       expect(pool.balance).toBeLessThan(7);

@@ -1,7 +1,8 @@
 import { DataSource } from 'typeorm';
 import { generateApiKey, hashApiKey } from '../src/api-keys/api-key-format';
 import { createTestDatabase, TestDatabase, withClient } from './support/database';
-import { adminCreateUser, startTestApp } from './support/app';
+import { adminCreateUser, me, startTestApp } from './support/app';
+import { describeOnRealServer } from './support/conditions';
 import { buildService, BuiltService, runService } from './support/process';
 
 describe('operator bootstrap', () => {
@@ -24,9 +25,9 @@ describe('operator bootstrap', () => {
     const key = generateApiKey();
     for (let start = 0; start < 2; start++) {
       const t = await startTestApp({}, { db, adminKey: key });
-      const me = await t.http().get('/api/v1/me').set('X-API-Key', key);
-      expect(me.status).toBe(200);
-      expect(me.body).toMatchObject({ email: 'admin@localhost', is_operator: true });
+      const whoAmI = await me(t, key);
+      expect(whoAmI.status).toBe(200);
+      expect(whoAmI.body).toMatchObject({ email: 'admin@localhost', is_operator: true });
       await t.close();
     }
     const state = await operatorState(db.url);
@@ -48,9 +49,9 @@ describe('operator bootstrap', () => {
       const keysInOutput = printed.join('').match(/pvk_[0-9A-Za-z]{38}/g) ?? [];
       expect(keysInOutput).toHaveLength(1);
       spy.mockRestore();
-      const me = await second.http().get('/api/v1/me').set('X-API-Key', keysInOutput[0]!);
-      expect(me.status).toBe(200);
-      expect(me.body.is_operator).toBe(true);
+      const whoAmI = await me(second, keysInOutput[0]!);
+      expect(whoAmI.status).toBe(200);
+      expect(whoAmI.body.is_operator).toBe(true);
       const live = await second.app.get(DataSource).query(`SELECT count(*)::int AS n FROM api_keys WHERE revoked_at IS NULL`);
       expect(live[0].n).toBe(1);
       await second.close();
@@ -112,8 +113,7 @@ describe('start-up refusals (real process)', () => {
     expect(run.output).not.toContain('redis-secret-pw');
   });
 
-  const onRealServer = process.env.TEST_DATABASE_URL ? describe : describe.skip;
-  onRealServer('on the real server (skipped without TEST_DATABASE_URL: the process needs a database of its own)', () => {
+  describeOnRealServer('with a database', 'the process needs a database of its own, which the embedded PGlite of the test run is not', () => {
     let db: TestDatabase;
     beforeEach(async () => {
       db = await createTestDatabase();

@@ -1,31 +1,17 @@
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Browser, chromium } from 'playwright-core';
-import { adminCreateUser, CreatedUser, startTestApp, TestApp } from './support/app';
+import { adminCreateUser, CreatedUser, me, startTestApp, TestApp } from './support/app';
+import { describeIf } from './support/conditions';
+import { freePort } from './support/net';
 import { createProvision } from './support/provisions';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(__dirname, 'artifacts');
-const hasBrowser = existsSync(CHROMIUM);
-const d = hasBrowser ? describe : describe.skip;
-if (!hasBrowser) {
-  console.log(`claim-page browser test: skipped — no browser at ${CHROMIUM} (install Debian's chromium package: apt-get install -y chromium).`);
-}
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+const NO_BROWSER = `no browser at ${CHROMIUM} (install Debian's chromium package: apt-get install -y chromium)`;
 
-d('claim page in headless Chromium', () => {
+describeIf(existsSync(CHROMIUM), NO_BROWSER, 'claim page in headless Chromium', () => {
   let t: TestApp;
   let browser: Browser;
   let guy: CreatedUser;
@@ -77,7 +63,7 @@ d('claim page in headless Chromium', () => {
     expect(await page.locator('#role').textContent()).toBe('admin');
     expect(await page.locator('#expires-at').getAttribute('datetime')).toBe(p.expires_at);
     // Opening the page claimed nothing.
-    expect((await t.http().get('/api/v1/me').set('X-API-Key', p.api_key)).body.status).toBe('pending_claim');
+    expect((await me(t, p.api_key)).body.status).toBe('pending_claim');
 
     await page.locator('#email').fill('alice@alice-startup.com');
     await page.screenshot({ path: join(ARTIFACTS, 'claim-page-form.png'), fullPage: true });
@@ -91,8 +77,8 @@ d('claim page in headless Chromium', () => {
     expect(existsSync(join(ARTIFACTS, 'claim-page-claimed.png'))).toBe(true);
 
     // The claim went through the API: the placeholder is now an active user with the real address.
-    const me = await t.http().get('/api/v1/me').set('X-API-Key', p.api_key);
-    expect(me.body).toMatchObject({ status: 'active', external_email: 'alice@alice-startup.com' });
+    const claimed = await me(t, p.api_key);
+    expect(claimed.body).toMatchObject({ status: 'active', external_email: 'alice@alice-startup.com' });
     // No CSP violation or script error on the way (the 410 of the reopened page below is expected).
     expect(problems).toEqual([]);
 

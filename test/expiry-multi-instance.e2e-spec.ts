@@ -1,23 +1,15 @@
 import { DataSource } from 'typeorm';
 import { ExpiryJob } from '../src/provisioning/expiry.job';
-import { adminCreateUser, startTestApp, TestApp } from './support/app';
+import { adminCreateUser, me, startTestApp, TestApp } from './support/app';
+import { describeOnRealServer } from './support/conditions';
 import { createTestDatabase, TestDatabase } from './support/database';
+import { waitFor } from './support/wait';
 
 const PROVISIONS = 2000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// PGlite serves every connection from one backend session, so two instances on it cannot
-// contend for rows the way they do on a real server: this test needs TEST_DATABASE_URL.
-const realServer = Boolean(process.env.TEST_DATABASE_URL);
-const d = realServer ? describe : describe.skip;
-if (!realServer) {
-  console.log(
-    'expiry-multi-instance: skipped — needs a real PostgreSQL server (set TEST_DATABASE_URL); ' +
-      'the embedded PGlite serializes every connection, so it cannot show two instances sharing the sweep.',
-  );
-}
+const ONE_SESSION = 'the embedded PGlite serves every connection from one backend session, so two instances cannot share the sweep';
 
-d('expiry job with two instances on one database', () => {
+describeOnRealServer('expiry job with two instances on one database', ONE_SESSION, () => {
   let db: TestDatabase;
   let a: TestApp;
   let b: TestApp;
@@ -61,10 +53,16 @@ d('expiry job with two instances on one database', () => {
     expect(jobs[0]).not.toBe(jobs[1]);
     // Both instances sweep at the same moment (besides their 1 s schedules, which also run).
     await Promise.all(jobs.map((job) => job.sweep()));
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline && jobs[0].expiredTotal + jobs[1].expiredTotal < PROVISIONS) await sleep(50);
-    // One more schedule tick on each: nothing is expired a second time.
-    await sleep(1200);
+    await waitFor(
+      `the two instances to expire ${PROVISIONS} provisions`,
+      () => jobs[0].expiredTotal + jobs[1].expiredTotal >= PROVISIONS,
+      { timeoutMs: 15_000 },
+    );
+    // One more scheduled sweep on each, run to its end: nothing is expired a second time.
+    const sweeps = jobs.map((job) => jest.spyOn(job, 'sweep'));
+    await waitFor('a scheduled sweep on each instance', () => sweeps.every((sweep) => sweep.mock.calls.length > 0));
+    await Promise.all(sweeps.map((sweep) => sweep.mock.results[0].value));
+    sweeps.forEach((sweep) => sweep.mockRestore());
 
     const [countA, countB] = jobs.map((job) => job.expiredTotal);
     console.log(
@@ -89,6 +87,6 @@ d('expiry job with two instances on one database', () => {
     );
     expect(left).toEqual({ users: 0, keys: 0 });
     // The provisioner and its key were not touched.
-    expect((await b.http().get('/api/v1/me').set('X-API-Key', provisioner.api_key)).status).toBe(200);
+    expect((await me(b, provisioner.api_key)).status).toBe(200);
   });
 });

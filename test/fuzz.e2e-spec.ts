@@ -145,7 +145,10 @@ const CASES: Case[] = [
   { name: 'preview: malformed token', method: 'get', path: '/api/v1/claims/not-a-token', who: 'none', status: 404 },
   { name: 'preview: over-long token', method: 'get', path: `/api/v1/claims/pvc_${'A'.repeat(3000)}`, who: 'none', status: 414 },
   { name: 'preview: token of 60 characters', method: 'get', path: `/api/v1/claims/pvc_${'A'.repeat(56)}`, who: 'none', status: 404 },
+  { name: 'preview: a short token', method: 'get', path: '/api/v1/claims/pvc_short', who: 'none', status: 404 },
+  { name: 'preview: an API key in place of a token', method: 'get', path: `/api/v1/claims/pvk_${'a'.repeat(32)}`, who: 'none', status: 404 },
   { name: 'claim: unknown token', method: 'post', path: `/api/v1/claims/pvc_${'A'.repeat(32)}`, who: 'none', body: { email: 'a@b.com' }, status: 404 },
+  { name: 'claim: an API key in place of a token', method: 'post', path: `/api/v1/claims/pvk_${'a'.repeat(32)}`, who: 'none', body: { email: 'a@b.com' }, status: 404 },
   ...bodyShapes('claim', 'post', (c) => `/api/v1/claims/${c.token}`, 'none'),
   ...emailCases('claim', 'post', (c) => `/api/v1/claims/${c.token}`, 'none'),
   { name: 'claim: no body at all', method: 'post', path: (c) => `/api/v1/claims/${c.token}`, who: 'none', status: 400 },
@@ -178,13 +181,11 @@ const CASES: Case[] = [
   { name: 'rotate key: malformed JSON body', method: 'post', path: (c) => `/api/v1/api-keys/${c.memberKeyId}/rotate`, who: 'member', raw: '{', contentType: 'application/json', status: 400 },
 
   // POST /api/v1/billing/charges
-  { name: 'charge: no Idempotency-Key', method: 'post', path: '/api/v1/billing/charges', who: 'member', body: { units: 1 }, status: 400 },
-  { name: 'charge: an empty Idempotency-Key', method: 'post', path: '/api/v1/billing/charges', who: 'member', body: { units: 1 }, headers: { 'Idempotency-Key': '' }, status: 400 },
-  { name: 'charge: an over-long Idempotency-Key', method: 'post', path: '/api/v1/billing/charges', who: 'member', body: { units: 1 }, headers: { 'Idempotency-Key': 'k'.repeat(256) }, status: 400 },
   ...bodyShapes('charge', 'post', '/api/v1/billing/charges', 'member', IDEM),
   ...[
     ['units missing', {}],
     ['units 0', { units: 0 }],
+    ['units above 1,000,000', { units: 1_000_001 }],
     ['units negative', { units: -5 }],
     ['units fractional', { units: 1.5 }],
     ['units a string', { units: '5' }],
@@ -196,10 +197,10 @@ const CASES: Case[] = [
     ['units a boolean', { units: true }],
     ['description a number', { units: 1, description: 5 }],
     ['description null', { units: 1, description: null }],
+    ['description of 501 characters', { units: 1, description: 'd'.repeat(501) }],
     ['description over-long', { units: 1, description: LONG }],
     ['description with NUL', { units: 1, description: 'a\u0000b' }],
   ].map(([what, body]) => ({ name: `charge: ${what}`, method: 'post' as const, path: '/api/v1/billing/charges', who: 'member' as Who, body, headers: IDEM, status: 400 })),
-  { name: 'charge: more than the pool (402)', method: 'post', path: '/api/v1/billing/charges', who: 'member', body: { units: 1000 }, headers: { 'Idempotency-Key': 'fuzz-402' }, status: 402 },
 
   // GET /api/v1/billing/ledger, /usage, /balance
   ...listQueryCases('ledger', '/api/v1/billing/ledger', 'provisioner'),
@@ -218,7 +219,6 @@ const CASES: Case[] = [
   ].map(([what, query]) => ({ name: `usage: ${what}`, method: 'get' as const, path: `/api/v1/billing/usage?${query}`, who: 'provisioner' as Who, status: 400 })),
 
   // POST /api/v1/admin/credits
-  { name: 'credits: no Idempotency-Key', method: 'post', path: '/api/v1/admin/credits', who: 'operator', body: { domain: 'fuzz.example', amount: 1 }, status: 400 },
   ...bodyShapes('credits', 'post', '/api/v1/admin/credits', 'operator', IDEM),
   ...[
     ['amount missing', { domain: 'fuzz.example' }],
@@ -226,6 +226,8 @@ const CASES: Case[] = [
     ['amount 0', { domain: 'fuzz.example', amount: 0 }],
     ['amount fractional', { domain: 'fuzz.example', amount: 0.5 }],
     ['amount a string', { domain: 'fuzz.example', amount: '10' }],
+    ['amount above 1e9', { domain: 'fuzz.example', amount: 1_000_000_001 }],
+    ['amount below -1e9', { domain: 'fuzz.example', amount: -1_000_000_001 }],
     ['amount 2**31', { domain: 'fuzz.example', amount: 2 ** 31 }],
     ['amount -(2**31)', { domain: 'fuzz.example', amount: -(2 ** 31) }],
     ['amount 1e20', { domain: 'fuzz.example', amount: 1e20 }],
@@ -236,10 +238,10 @@ const CASES: Case[] = [
     ['domain over-long', { domain: `${'a'.repeat(300)}.com`, amount: 1 }],
     ['reason a number', { domain: 'fuzz.example', amount: 1, reason: 1 }],
     ['reason null', { domain: 'fuzz.example', amount: 1, reason: null }],
+    ['reason of 501 characters', { domain: 'fuzz.example', amount: 1, reason: 'r'.repeat(501) }],
     ['reason over-long', { domain: 'fuzz.example', amount: 1, reason: LONG }],
+    ['reason with NUL', { domain: 'fuzz.example', amount: 1, reason: 'a\u0000b' }],
   ].map(([what, body]) => ({ name: `credits: ${what}`, method: 'post' as const, path: '/api/v1/admin/credits', who: 'operator' as Who, body, headers: IDEM, status: 400 })),
-  { name: 'credits: unknown domain', method: 'post', path: '/api/v1/admin/credits', who: 'operator', body: { domain: 'nobody.example', amount: 1 }, headers: { 'Idempotency-Key': 'fuzz-404' }, status: 404 },
-  { name: 'credits: correction below 0', method: 'post', path: '/api/v1/admin/credits', who: 'operator', body: { domain: 'fuzz.example', amount: -1_000_000 }, headers: { 'Idempotency-Key': 'fuzz-422' }, status: 422 },
 
   // POST /api/v1/admin/users
   ...bodyShapes('admin create user', 'post', '/api/v1/admin/users', 'operator'),
@@ -251,7 +253,6 @@ const CASES: Case[] = [
     ['role null', { email: 'n@new.example', role: null }],
     ['is_operator (not settable)', { email: 'n@new.example', is_operator: true }],
   ].map(([what, body]) => ({ name: `admin create user: ${what}`, method: 'post' as const, path: '/api/v1/admin/users', who: 'operator' as Who, body, status: 400 })),
-  { name: 'admin create user: provisioner on gmail.com', method: 'post', path: '/api/v1/admin/users', who: 'operator', body: { email: 'x@gmail.com', is_provisioner: true }, status: 422 },
 
   // PATCH /api/v1/admin/users/{id}
   ...bodyShapes('admin patch user', 'patch', (c) => `/api/v1/admin/users/${c.member.id}`, 'operator'),
@@ -279,14 +280,19 @@ describe('bad input: every route answers 4xx problem details and changes nothing
   let ctx: Ctx;
   let keys: Record<Who, string | undefined>;
 
-  /** Row counts and a digest of every table's rows: any insert, update or delete shows. */
+  /**
+   * Row counts and a digest of every table's rows: any insert, update or delete shows. Leaves out
+   * api_keys.last_used_at, which the background usage flush writes whenever its interval (60 s in
+   * tests, the most the config allows) ends, also between two statements of a slow test.
+   */
   async function databaseState(): Promise<{ counts: Record<string, number>; digests: Record<string, string> }> {
     const counts = await rowCounts(t);
     const digests: Record<string, string> = {};
     const dataSource = t.app.get(DataSource);
+    const row = `(to_jsonb(x) - 'last_used_at')::text`;
     const rows: { t: string; d: string }[] = await dataSource.query(
       Object.keys(counts)
-        .map((table) => `SELECT '${table}' AS t, md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) AS d FROM "${table}" x`)
+        .map((table) => `SELECT '${table}' AS t, md5(coalesce(string_agg(${row}, ',' ORDER BY ${row}), '')) AS d FROM "${table}" x`)
         .join(' UNION ALL '),
     );
     for (const row of rows) digests[row.t] = row.d;
@@ -332,18 +338,12 @@ describe('bad input: every route answers 4xx problem details and changes nothing
       expect(problem).toEqual(
         expect.objectContaining({ type: expect.any(String), title: expect.any(String), status: res.status, detail: expect.any(String) }),
       );
+      if (res.status === 400) expect(problem.title).toBe('Bad Request');
       if (String(problem.type).endsWith('/validation-failed')) {
         expect(problem.errors.length).toBeGreaterThan(0);
         for (const error of problem.errors) expect(error).toEqual({ field: expect.any(String), message: expect.any(String) });
       }
     }
-    const after = await databaseState();
-    // Refused business answers stored under an Idempotency-Key (402/404/422) are the one allowed write.
-    if ([402, 404, 422].includes(res.status) && c.headers?.['Idempotency-Key']) {
-      after.counts.idempotency_keys -= 1;
-      delete after.digests.idempotency_keys;
-      delete before.digests.idempotency_keys;
-    }
-    expect(after).toEqual(before);
+    expect(await databaseState()).toEqual(before);
   });
 });

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
 import { IdempotencyScope, IdempotencyService, IdempotentRequest, requestFingerprint } from '../src/common/idempotency';
-import { ProblemException } from '../src/common/problem';
+import { ProblemException, Problems } from '../src/common/problem';
 import { startTestApp, TestApp } from './support/app';
+import { onRealServer } from './support/conditions';
+import { waitFor } from './support/wait';
 
 /**
  * IdempotencyService on its own, against the real database: the semantics any POST route gets,
@@ -60,16 +62,21 @@ describe('IdempotencyService (common/idempotency)', () => {
     const work = async (manager: EntityManager) => {
       calls++;
       await insertDomain(manager, `${key}.example`);
-      throw ProblemException.conflict('thing-taken', 'Taken.', { thing: 'x' });
+      throw Problems.emailTaken('taken@x.example', { id: 'u-1', email: 'taken@x.example' });
     };
-    await expect(service.run(scope, requestFor(key, {}), work)).rejects.toMatchObject({ code: 'thing-taken', detail: 'Taken.' });
+    const detail = 'A user with email taken@x.example already exists (id u-1).';
+    await expect(service.run(scope, requestFor(key, {}), work)).rejects.toMatchObject({ code: 'email-taken', detail });
     expect(await domainExists(`${key}.example`)).toBe(false);
     expect(await storedKey(key)).toEqual({ status: 'completed', response_status: 409 });
 
     const replay = requestFor(key, {});
     const error = await service.run(scope, replay, work).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProblemException);
-    expect(error).toMatchObject({ code: 'thing-taken', detail: 'Taken.', extensions: { thing: 'x' } });
+    expect(error).toMatchObject({
+      code: 'email-taken',
+      detail,
+      extensions: { existing_user_id: 'u-1', existing_user_email: 'taken@x.example' },
+    });
     expect((error as ProblemException).getStatus()).toBe(409);
     expect(replay.replayed).toBe(true);
     expect(calls).toBe(1);
@@ -119,19 +126,34 @@ describe('IdempotencyService (common/idempotency)', () => {
     const key = randomUUID();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
+    let claimed!: () => void;
+    const firstHoldsTheKey = new Promise<void>((resolve) => (claimed = resolve));
     let calls = 0;
     const work = async (manager: EntityManager) => {
       calls++;
       await insertDomain(manager, `${key}-${calls}.example`);
+      claimed();
       await gate;
       return { call: calls };
     };
     const firstRequest = requestFor(key, {});
     const secondRequest = requestFor(key, {});
     const first = service.run(scope, firstRequest, work);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Barrier: the first transaction has claimed the key and is inside its work.
+    await firstHoldsTheKey;
     const second = service.run(scope, secondRequest, work);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (onRealServer) {
+      // The second transaction's claim blocks on the first one's uncommitted row of the key.
+      await waitFor("the second request's transaction to wait on the first one's lock", async () => {
+        const [{ n }] = await ds.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND cardinality(pg_blocking_pids(pid)) > 0`,
+        );
+        return n === 1;
+      });
+    }
+    // (On the embedded PGlite the pool has one connection, held by the first transaction: the
+    // second cannot begin before the first commits.)
     release();
     await expect(first).resolves.toEqual({ call: 1 });
     await expect(second).resolves.toEqual({ call: 1 });

@@ -5,19 +5,12 @@ import { ApiKeyUsageRecorder } from '../src/api-keys/api-key-usage';
 import { ApiKeyVerifier } from '../src/api-keys/api-key-verifier';
 import { KEY_CACHE_LISTENER_APPLICATION_NAME } from '../src/api-keys/key-cache-listener';
 import { ExpiryJob } from '../src/provisioning/expiry.job';
-import { adminCreateUser, CreatedUser, provisionUser, startTestApp, TestApp } from './support/app';
+import { adminCreateUser, CreatedUser, me, provisionUser, startTestApp, TestApp } from './support/app';
+import { describeOnRealServer, itOnRealServer } from './support/conditions';
 import { createProvision, tokenOf } from './support/provisions';
+import { sleep, waitFor } from './support/wait';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls until `condition` holds (no deadline of its own: jest's test timeout bounds it). */
-async function until(condition: () => boolean | Promise<boolean>, everyMs = 50): Promise<void> {
-  while (!(await condition())) await sleep(everyMs);
-}
-
-async function me(t: TestApp, key: string) {
-  return t.http().get('/api/v1/me').set('X-API-Key', key);
-}
+const ONE_SESSION = 'on the embedded PGlite a query outside an open transaction waits for it (one session)';
 
 /** GET /me twice: the second answer must come from the cache (a hit is counted). */
 async function useUntilCached(t: TestApp, key: string): Promise<void> {
@@ -179,15 +172,11 @@ describe('key verification cache', () => {
 
   it('listens for other instances on a real server; on the embedded PGlite detects that it cannot', async () => {
     const expected = t.db.embedded ? 'unsupported' : 'listening';
-    await until(() => t.app.get(ApiKeyCache).stats().listener === expected);
+    await waitFor(`the key-cache listener to be ${expected}`, () => t.app.get(ApiKeyCache).stats().listener === expected);
     expect(t.app.get(ApiKeyCache).stats().listener).toBe(expected);
   });
 
-  it('drops a lookup that raced a transaction: the after-commit invalidation wins (real PostgreSQL)', async () => {
-    if (t.db.embedded) {
-      console.log('skipped: on the embedded PGlite a query outside an open transaction waits for it (one session)');
-      return;
-    }
+  itOnRealServer('drops a lookup that raced a transaction: the after-commit invalidation wins', ONE_SESSION, async () => {
     const user = await newUser();
     const ds = t.app.get(DataSource);
     const cache = t.app.get(ApiKeyCache);
@@ -289,33 +278,28 @@ describe('key verification cache', () => {
     });
   });
 
-  describe('two instances on one database (real PostgreSQL)', () => {
+  describeOnRealServer('two instances on one database', 'LISTEN/NOTIFY does not cross connections on the embedded PGlite', () => {
     let a: TestApp;
     let b: TestApp;
     const listening = (app: TestApp) => app.app.get(ApiKeyCache).stats().listener === 'listening';
 
     beforeAll(async () => {
-      if (t.db.embedded) return;
       a = await startTestApp();
       b = await startTestApp({}, { db: a.db, adminKey: a.adminKey });
-      await until(() => listening(a) && listening(b));
+      await waitFor('both instances to listen for key-cache invalidations', () => listening(a) && listening(b));
     });
     afterAll(async () => {
       await b?.close();
       await a?.close();
     });
 
-    async function refusedWithin(app: TestApp, key: string): Promise<number> {
-      const started = Date.now();
-      while ((await me(app, key)).status !== 401) await sleep(50);
-      return Date.now() - started;
-    }
+    /** How long until `app` refuses `key` (the test asserts the bound; the poll gives up after 5 s). */
+    const refusedWithin = (app: TestApp, key: string): Promise<number> =>
+      waitFor('the other instance to refuse the key with 401', async () => (await me(app, key)).status === 401, {
+        timeoutMs: 5000,
+      });
 
     it('a revocation on one instance is refused by the other within 1 s', async () => {
-      if (t.db.embedded) {
-        console.log('skipped: LISTEN/NOTIFY does not cross connections on the embedded PGlite; set TEST_DATABASE_URL');
-        return;
-      }
       const prov = await adminCreateUser(a, { email: 'p@two-instances.com', is_provisioner: true });
       const user = await provisionUser(a, prov.api_key, 'victim@x.com');
       const keyId = await keyIdOf(a, user.api_key);
@@ -325,10 +309,6 @@ describe('key verification cache', () => {
     });
 
     it('after its listening connection is killed, an instance reconnects and hears revocations again', async () => {
-      if (t.db.embedded) {
-        console.log('skipped: needs a real PostgreSQL server (TEST_DATABASE_URL)');
-        return;
-      }
       const prov = await adminCreateUser(a, { email: 'p@reconnect.com', is_provisioner: true });
       const user = await provisionUser(a, prov.api_key, 'victim2@x.com');
       const dbName = new URL(a.db.url).pathname.slice(1);
@@ -338,7 +318,7 @@ describe('key verification cache', () => {
         [KEY_CACHE_LISTENER_APPLICATION_NAME, dbName],
       );
       expect(killed.length).toBe(2);
-      await until(() =>
+      await waitFor('both instances to reconnect their listeners', () =>
         [a, b].every((app, i) => app.app.get(ApiKeyCache).stats().listenerConnects > connects[i] && listening(app)),
       );
       await useUntilCached(b, user.api_key);

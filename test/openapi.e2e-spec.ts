@@ -31,7 +31,8 @@ const CONTRACT_ROUTES: { method: string; path: string; public?: boolean }[] = [
 
 interface Operation {
   security?: Record<string, string[]>[];
-  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
+  parameters?: { name: string; in: string; required?: boolean }[];
+  responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }>; headers?: Record<string, unknown> }>;
   requestBody?: unknown;
 }
 
@@ -62,22 +63,64 @@ describe('OpenAPI document', () => {
     expect(res.text).toContain('swagger');
   });
 
-  it.each(CONTRACT_ROUTES)('documents $method $path with its success and problem responses', ({ method, path, public: isPublic }) => {
+  it.each(CONTRACT_ROUTES)('documents $method $path with a success and a problem response', ({ method, path, public: isPublic }) => {
     const operation = doc.paths[path]?.[method];
     expect(operation).toBeDefined();
     const statuses = Object.keys(operation.responses);
     expect(statuses.some((s) => s.startsWith('2'))).toBe(true);
-    const errors = statuses.filter((s) => /^[45]/.test(s));
-    expect(errors.length).toBeGreaterThan(0);
-    for (const status of errors) {
-      const schema = operation.responses[status].content?.['application/json']?.schema;
-      if (path === '/health') continue; // terminus documents its own 503 body
-      if (path === '/claim/{token}') continue; // an HTML page: its errors are HTML too
-      expect({ status, ref: schema?.$ref }).toEqual({ status, ref: '#/components/schemas/ProblemDto' });
-    }
+    expect(statuses.filter((s) => /^[45]/.test(s)).length).toBeGreaterThan(0);
     if (!isPublic) {
       expect(operation.security).toEqual(expect.arrayContaining([{ api_key: [] }]));
       expect(statuses).toContain('401');
+    }
+  });
+
+  it('documents every error response of every route as a ProblemDto, in application/json and application/problem+json', () => {
+    for (const [path, item] of Object.entries(doc.paths)) {
+      if (path === '/health') continue; // terminus documents its own 503 body
+      if (path === '/claim/{token}') continue; // an HTML page: its errors are HTML too
+      for (const [method, operation] of Object.entries(item)) {
+        for (const [status, response] of Object.entries(operation.responses)) {
+          if (!/^[45]/.test(status)) continue;
+          const route = `${method} ${path} ${status}`;
+          const refs = ['application/json', 'application/problem+json'].map((type) => response.content?.[type]?.schema?.$ref);
+          expect({ route, refs }).toEqual({ route, refs: ['#/components/schemas/ProblemDto', '#/components/schemas/ProblemDto'] });
+        }
+      }
+    }
+  });
+
+  it('documents the statuses each billing, provision and claim route answers', () => {
+    const statusesOf = (method: string, path: string) => Object.keys(doc.paths[path][method].responses).sort();
+    expect(statusesOf('post', '/api/v1/billing/charges')).toEqual(['201', '400', '401', '402', '409', '422']);
+    expect(statusesOf('post', '/api/v1/admin/credits')).toEqual(['201', '400', '401', '403', '404', '409', '422']);
+    expect(statusesOf('get', '/api/v1/billing/ledger')).toEqual(['200', '400', '401', '403']);
+    expect(statusesOf('get', '/api/v1/billing/usage')).toEqual(['200', '400', '401', '403']);
+    expect(statusesOf('get', '/api/v1/billing/balance')).toEqual(['200', '401']);
+    expect(statusesOf('delete', '/api/v1/provisions/{id}')).toEqual(expect.arrayContaining(['204', '404', '409']));
+    expect(statusesOf('post', '/api/v1/claims/{token}')).toEqual(expect.arrayContaining(['200', '404', '410']));
+    expect(statusesOf('get', '/claim/{token}')).toEqual(expect.arrayContaining(['200', '404', '410']));
+    expect(doc.paths['/claim/{token}'].get.responses['200'].content).toHaveProperty('text/html');
+  });
+
+  it('documents limit and cursor on every list route', () => {
+    for (const path of ['/api/v1/users', '/api/v1/provisions', '/api/v1/api-keys', '/api/v1/billing/ledger', '/api/v1/admin/organizations']) {
+      const names = (doc.paths[path].get.parameters ?? []).map((p) => p.name);
+      expect({ path, names }).toEqual({ path, names: expect.arrayContaining(['limit', 'cursor']) });
+    }
+  });
+
+  it('documents the Idempotency-Key header: required on charges and credits, accepted on create-user and provisions', () => {
+    const charges = doc.paths['/api/v1/billing/charges'].post;
+    expect(charges.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header', required: true })]),
+    );
+    expect(charges.responses['201'].headers).toHaveProperty('Idempotent-Replayed');
+    expect(doc.paths['/api/v1/admin/credits'].post.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', required: true })]),
+    );
+    for (const path of ['/api/v1/admin/create-user', '/api/v1/provisions']) {
+      expect(doc.paths[path].post.parameters?.map((p) => p.name)).toContain('Idempotency-Key');
     }
   });
 
@@ -86,6 +129,9 @@ describe('OpenAPI document', () => {
     expect(Object.keys(schemas.CreateUserDto.properties ?? {})).toEqual(['email']);
     expect(schemas.CreateUserDto.required).toEqual(['email']);
     expect(Object.keys(schemas.CreatedUserDto.properties ?? {})).toEqual(expect.arrayContaining(['id', 'email', 'api_key']));
+    expect(Object.keys(schemas.CreateCreditDto.properties ?? {}).sort()).toEqual(['amount', 'domain', 'reason']);
+    expect(schemas.CreateCreditDto.required?.sort()).toEqual(['amount', 'domain']);
+    expect(schemas.LedgerEntryDto.properties).toHaveProperty('balance_after');
     expect(Object.keys(schemas.ProblemDto.properties ?? {})).toEqual(
       expect.arrayContaining(['type', 'title', 'status', 'detail', 'errors']),
     );

@@ -2,13 +2,13 @@ import { DataSource } from 'typeorm';
 import { generateApiKey } from '../src/api-keys/api-key-format';
 import { generateClaimToken } from '../src/provisioning/claim-token';
 import { ExpiryJob } from '../src/provisioning/expiry.job';
-import { adminCreateUser, CreatedUser, provisionUser, rowCounts, startTestApp, TestApp } from './support/app';
+import { adminCreateUser, CreatedUser, me, provisionUser, rowCounts, startTestApp, tablesContaining, TestApp } from './support/app';
 import { createProvision, tokenOf } from './support/provisions';
+import { sleep, waitFor } from './support/wait';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const PROBLEM = /^application\/problem\+json/;
 const BASE_URL = 'https://claims.provisio.test';
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('claimable provisions and claims', () => {
   let t: TestApp;
@@ -27,7 +27,6 @@ describe('claimable provisions and claims', () => {
   });
   afterAll(async () => t?.close());
 
-  const me = (key: string) => t.http().get('/api/v1/me').set('X-API-Key', key);
   const getProvision = (id: string, key = guy.api_key) => t.http().get(`/api/v1/provisions/${id}`).set('X-API-Key', key);
   const preview = (token: string) => t.http().get(`/api/v1/claims/${token}`);
   const claim = (token: string, body: object, key?: string) => {
@@ -62,7 +61,7 @@ describe('claimable provisions and claims', () => {
       expect(ttlMs).toBeLessThanOrEqual(604_800_000 + 10_000);
 
       // The key works at once, as a pending_claim, API-only user that expires with the provision.
-      const whoAmI = await me(p.api_key);
+      const whoAmI = await me(t, p.api_key);
       expect(whoAmI.status).toBe(200);
       expect(whoAmI.body).toMatchObject({
         id: p.user_id,
@@ -92,7 +91,7 @@ describe('claimable provisions and claims', () => {
         moved_keys: 0,
       });
 
-      const after = await me(p.api_key);
+      const after = await me(t, p.api_key);
       expect(after.status).toBe(200);
       expect(after.body).toMatchObject({ id: p.user_id, status: 'active', external_email: 'Alice@Alice-Startup.com', expires_at: null });
 
@@ -109,13 +108,13 @@ describe('claimable provisions and claims', () => {
       expect(previewAgain.status).toBe(410);
       expect(previewAgain.body).toMatchObject({ status: 410, provision_status: 'claimed' });
       // The second attempt changed nothing.
-      expect((await me(p.api_key)).body.external_email).toBe('Alice@Alice-Startup.com');
+      expect((await me(t, p.api_key)).body.external_email).toBe('Alice@Alice-Startup.com');
     });
 
     it('maps a given email onto the organization domain and keeps role and skip_onboarding', async () => {
       const p = await createProvision(t, guy.api_key, { email: 'Bob+x@Bob-Startup.io', role: 'admin', skip_onboarding: false });
       expect(p).toMatchObject({ email: 'bob+x@orchestrator.com', role: 'admin', skip_onboarding: false, status: 'pending' });
-      const whoAmI = await me(p.api_key);
+      const whoAmI = await me(t, p.api_key);
       expect(whoAmI.body).toMatchObject({ role: 'admin', external_email: 'Bob+x@Bob-Startup.io', status: 'pending_claim' });
       expect((await preview(tokenOf(p))).body.role).toBe('admin');
     });
@@ -133,12 +132,12 @@ describe('claimable provisions and claims', () => {
   describe('cancel', () => {
     it('deletes the user and keys at once: key 401, preview 410, provision cancelled; a second cancel is 409', async () => {
       const p = await createProvision(t, guy.api_key);
-      expect((await me(p.api_key)).status).toBe(200);
+      expect((await me(t, p.api_key)).status).toBe(200);
 
       const del = await t.http().delete(`/api/v1/provisions/${p.id}`).set('X-API-Key', guy.api_key);
       expect(del.status).toBe(204);
 
-      expect((await me(p.api_key)).status).toBe(401);
+      expect((await me(t, p.api_key)).status).toBe(401);
       const shown = await preview(tokenOf(p));
       expect(shown.status).toBe(410);
       expect(shown.body).toMatchObject({ status: 410, provision_status: 'cancelled' });
@@ -164,7 +163,7 @@ describe('claimable provisions and claims', () => {
       const del = await t.http().delete(`/api/v1/provisions/${p.id}`).set('X-API-Key', guy.api_key);
       expect(del.status).toBe(409);
       expect(del.body.provision_status).toBe('claimed');
-      expect((await me(p.api_key)).status).toBe(200);
+      expect((await me(t, p.api_key)).status).toBe(200);
     });
   });
 
@@ -184,7 +183,7 @@ describe('claimable provisions and claims', () => {
         moved_keys: 1,
       });
 
-      const whoAmI = await me(p.api_key);
+      const whoAmI = await me(t, p.api_key);
       expect(whoAmI.status).toBe(200);
       expect(whoAmI.body).toMatchObject({
         id: carol.id,
@@ -194,7 +193,7 @@ describe('claimable provisions and claims', () => {
       });
       expect(carol.organization_id).not.toBe(guy.organization_id);
       // Carol's own key is untouched and spends her own pool.
-      expect((await me(carol.api_key)).body).toMatchObject({ id: carol.id, billing_organization_id: carol.organization_id });
+      expect((await me(t, carol.api_key)).body).toMatchObject({ id: carol.id, billing_organization_id: carol.organization_id });
 
       expect(await userExists(p.user_id)).toBe(false);
       expect(await keysOf(carol.id)).toBe(2);
@@ -216,7 +215,7 @@ describe('claimable provisions and claims', () => {
 
       expect(await rowCounts(t)).toEqual(before);
       expect(await storedStatus(p.id)).toBe('pending');
-      expect((await me(p.api_key)).body.status).toBe('pending_claim');
+      expect((await me(t, p.api_key)).body.status).toBe('pending_claim');
       expect((await preview(tokenOf(p))).status).toBe(200);
     });
 
@@ -265,67 +264,6 @@ describe('claimable provisions and claims', () => {
     });
   });
 
-  describe('bad input', () => {
-    const badCreates: [string, unknown][] = [
-      ['an unknown role', { role: 'owner' }],
-      ['a role of the wrong type', { role: 1 }],
-      ['skip_onboarding as a string', { skip_onboarding: 'yes' }],
-      ['an invalid email', { email: 'not-an-email' }],
-      ['a non-ASCII local part', { email: 'jürgen@example.de' }],
-      ['a 65-character local part', { email: `${'a'.repeat(65)}@example.com` }],
-      ['an email of the wrong type', { email: 42 }],
-      ['an unknown field', { status: 'claimed' }],
-      ['an array body', [{}]],
-    ];
-    it.each(badCreates)('refuses a provision with %s: 400 problem details, nothing written', async (_name, body) => {
-      const before = await rowCounts(t);
-      const res = await t.http().post('/api/v1/provisions').set('X-API-Key', guy.api_key).send(body as object);
-      expect(res.status).toBe(400);
-      expect(res.headers['content-type']).toMatch(PROBLEM);
-      expect(res.body).toMatchObject({ status: 400, title: 'Bad Request' });
-      expect(res.body.errors[0]).toEqual({ field: expect.any(String), message: expect.any(String) });
-      expect(await rowCounts(t)).toEqual(before);
-    });
-
-    it('refuses bad ids and queries with 400 problem details', async () => {
-      const asGuy = { 'X-API-Key': guy.api_key };
-      for (const path of ['/api/v1/provisions/not-a-uuid', '/api/v1/provisions?status=bogus', '/api/v1/provisions?limit=0', '/api/v1/provisions?cursor=%24%24']) {
-        const res = await t.http().get(path).set(asGuy);
-        expect({ path, status: res.status }).toEqual({ path, status: 400 });
-        expect(res.headers['content-type']).toMatch(PROBLEM);
-      }
-      const del = await t.http().delete('/api/v1/provisions/not-a-uuid').set(asGuy);
-      expect(del.status).toBe(400);
-      const missing = await t.http().get('/api/v1/provisions/00000000-0000-4000-8000-000000000000').set(asGuy);
-      expect(missing.status).toBe(404);
-      expect(missing.headers['content-type']).toMatch(PROBLEM);
-    });
-
-    it('refuses a claim with a bad email or body with 400 and leaves the provision pending', async () => {
-      const p = await createProvision(t, guy.api_key);
-      const before = await rowCounts(t);
-      for (const body of [{ email: 'not-an-email' }, {}, { email: 7 }, { email: 'a@b.com', extra: true }]) {
-        const res = await claim(tokenOf(p), body);
-        expect({ body, status: res.status }).toEqual({ body, status: 400 });
-        expect(res.headers['content-type']).toMatch(PROBLEM);
-        expect(res.body.errors[0]).toEqual({ field: expect.any(String), message: expect.any(String) });
-      }
-      expect(await rowCounts(t)).toEqual(before);
-      expect(await storedStatus(p.id)).toBe('pending');
-      expect((await me(p.api_key)).body.status).toBe('pending_claim');
-    });
-
-    it('answers 404 problem details for unknown and malformed tokens', async () => {
-      for (const token of [generateClaimToken(), 'pvc_short', 'nonsense', 'pvk_' + 'a'.repeat(32)]) {
-        const shown = await preview(token);
-        expect({ token, status: shown.status }).toEqual({ token, status: 404 });
-        expect(shown.headers['content-type']).toMatch(PROBLEM);
-        const claimed = await claim(token, { email: 'a@b.com' });
-        expect({ token, status: claimed.status }).toEqual({ token, status: 404 });
-      }
-    });
-  });
-
   describe('listing', () => {
     it('pages through the organization provisions and filters by effective status', async () => {
       const lister = await adminCreateUser(t, { email: 'lister@list-org.com', is_provisioner: true });
@@ -363,7 +301,7 @@ describe('claimable provisions and claims', () => {
         const winnerEmail = emails[results.findIndex((r) => r.status === 200)];
         const loser = results.find((r) => r.status === 410)!;
         expect(loser.body).toMatchObject({ status: 410, provision_status: 'claimed' });
-        expect((await me(p.api_key)).body).toMatchObject({ status: 'active', external_email: winnerEmail });
+        expect((await me(t, p.api_key)).body).toMatchObject({ status: 'active', external_email: winnerEmail });
         const stored = await ds.query(`SELECT status, claimed_email FROM provisions WHERE id = $1`, [p.id]);
         expect(stored[0]).toEqual({ status: 'claimed', claimed_email: winnerEmail });
       }
@@ -377,7 +315,7 @@ describe('claimable provisions and claims', () => {
         claim(tokenOf(p), { email: 'dave@dave-co.com' }, dave.api_key),
       ]);
       expect(results.map((r) => r.status).sort()).toEqual([200, 410]);
-      const whoAmI = await me(p.api_key);
+      const whoAmI = await me(t, p.api_key);
       expect(whoAmI.status).toBe(200);
       const winner = results.find((r) => r.status === 200)!;
       expect(whoAmI.body.id).toBe(winner.body.user_id);
@@ -391,7 +329,7 @@ describe('claimable provisions and claims', () => {
       await ds.query(`UPDATE provisions SET expires_at = now() - interval '1 second' WHERE id = $1`, [p.id]);
       await ds.query(`UPDATE users SET expires_at = now() - interval '1 second' WHERE id = $1`, [p.user_id]);
 
-      expect((await me(p.api_key)).status).toBe(401);
+      expect((await me(t, p.api_key)).status).toBe(401);
       expect((await getProvision(p.id)).body.status).toBe('expired');
       const expiredList = await t.http().get('/api/v1/provisions?status=expired&limit=200').set('X-API-Key', guy.api_key);
       expect(expiredList.body.data.map((x: { id: string }) => x.id)).toContain(p.id);
@@ -426,18 +364,19 @@ describe('claimable provisions and claims', () => {
       const p = res.body;
       const expiresAt = new Date(p.expires_at).getTime();
       expect(expiresAt - Date.now()).toBeLessThanOrEqual(2000);
-      expect((await fast.http().get('/api/v1/me').set('X-API-Key', p.api_key)).status).toBe(200);
+      expect((await me(fast, p.api_key)).status).toBe(200);
 
       await sleep(Math.max(0, expiresAt - Date.now()) + 20);
-      expect((await fast.http().get('/api/v1/me').set('X-API-Key', p.api_key)).status).toBe(401);
+      expect((await me(fast, p.api_key)).status).toBe(401);
       const got = await fast.http().get(`/api/v1/provisions/${p.id}`).set('X-API-Key', guy.api_key);
       expect(got.body.status).toBe('expired');
       expect((await fast.http().get(`/api/v1/claims/${tokenOf(p)}`)).status).toBe(410);
 
       // The 1 s sweep rewrites the row and deletes the placeholder user and its keys.
-      const deadline = Date.now() + 5000;
-      while (Date.now() < deadline && (await storedStatus(p.id)) !== 'expired') await sleep(100);
-      expect(await storedStatus(p.id)).toBe('expired');
+      await waitFor('the 1 s sweep to mark the provision expired', async () => (await storedStatus(p.id)) === 'expired', {
+        timeoutMs: 5000,
+        everyMs: 100,
+      });
       expect(await userExists(p.user_id)).toBe(false);
       expect(await keysOf(p.user_id)).toBe(0);
       const swept = await fast.http().get(`/api/v1/provisions/${p.id}`).set('X-API-Key', guy.api_key);
@@ -462,7 +401,7 @@ describe('claimable provisions and claims', () => {
       for (const p of made) {
         expect(await storedStatus(p.id)).toBe('expired');
         expect(await userExists(p.user_id)).toBe(false);
-        expect((await me(p.api_key)).status).toBe(401);
+        expect((await me(t, p.api_key)).status).toBe(401);
       }
       // Nothing left: the next sweep expires nothing.
       expect(await job.sweep()).toBe(0);
@@ -507,58 +446,13 @@ describe('claimable provisions and claims', () => {
   describe('secrets at rest', () => {
     it('stores neither the claim token nor the provisioned key in plaintext', async () => {
       const p = await createProvision(t, guy.api_key);
-      const secrets = [tokenOf(p), p.api_key, tokenOf(p).slice(4)];
-      const columns: { table_name: string; column_name: string }[] = await ds.query(
-        `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = 'public'`,
+      const columns: { column_name: string }[] = await ds.query(
+        `SELECT column_name FROM information_schema.columns WHERE table_name = 'provisions'`,
       );
-      expect(columns.some((c) => c.table_name === 'provisions' && c.column_name === 'claim_token_hash')).toBe(true);
-      for (const { table_name, column_name } of columns) {
-        for (const secret of secrets) {
-          const hits: unknown[] = await ds.query(
-            `SELECT 1 FROM "${table_name}" WHERE position($1 in "${column_name}"::text) > 0 LIMIT 1`,
-            [secret],
-          );
-          expect({ table_name, column_name, found: hits.length }).toEqual({ table_name, column_name, found: 0 });
-        }
+      expect(columns.map((c) => c.column_name)).toContain('claim_token_hash');
+      for (const secret of [tokenOf(p).slice(4), p.api_key.slice(12)]) {
+        expect({ secret, tables: await tablesContaining(t, secret) }).toEqual({ secret, tables: [] });
       }
-    });
-  });
-
-  describe('OpenAPI', () => {
-    it('documents every provision and claim route with success and problem responses', async () => {
-      const doc = (await t.http().get('/docs-json')).body as {
-        paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>; security?: unknown[] }>>;
-      };
-      const routes: [string, string, boolean][] = [
-        ['post', '/api/v1/provisions', true],
-        ['get', '/api/v1/provisions', true],
-        ['get', '/api/v1/provisions/{id}', true],
-        ['delete', '/api/v1/provisions/{id}', true],
-        ['get', '/api/v1/claims/{token}', false],
-        ['post', '/api/v1/claims/{token}', false],
-      ];
-      for (const [method, path, secured] of routes) {
-        const op = doc.paths[path]?.[method];
-        expect({ method, path, documented: op !== undefined }).toEqual({ method, path, documented: true });
-        const statuses = Object.keys(op.responses);
-        expect(statuses.some((s) => s.startsWith('2'))).toBe(true);
-        const errors = statuses.filter((s) => /^[45]/.test(s));
-        expect(errors.length).toBeGreaterThan(0);
-        for (const status of errors) {
-          expect({ path, status, ref: op.responses[status].content?.['application/json']?.schema?.$ref }).toEqual({
-            path,
-            status,
-            ref: '#/components/schemas/ProblemDto',
-          });
-        }
-        if (secured) expect(op.security).toEqual(expect.arrayContaining([{ api_key: [] }]));
-      }
-      expect(Object.keys(doc.paths['/api/v1/provisions/{id}'].delete.responses)).toEqual(expect.arrayContaining(['204', '404', '409']));
-      expect(Object.keys(doc.paths['/api/v1/claims/{token}'].post.responses)).toEqual(expect.arrayContaining(['200', '404', '410']));
-      const page = doc.paths['/claim/{token}']?.get;
-      expect(page).toBeDefined();
-      expect(Object.keys(page.responses)).toEqual(expect.arrayContaining(['200', '404', '410']));
-      expect(page.responses['200'].content).toHaveProperty('text/html');
     });
   });
 });

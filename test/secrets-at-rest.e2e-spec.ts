@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { adminCreateUser, provisionUser, startTestApp, TestApp } from './support/app';
 import { charge, grantCredits } from './support/billing';
+import { describeOnRealServer } from './support/conditions';
 import { createProvision, tokenOf } from './support/provisions';
 
 /**
@@ -14,9 +15,7 @@ import { createProvision, tokenOf } from './support/provisions';
  * Only on the real server: the dump is the machine's PostgreSQL 15 `pg_dump` of the test's own
  * database (an embedded PGlite database is dumped differently, if at all).
  */
-const onRealServer = process.env.TEST_DATABASE_URL ? describe : describe.skip;
-
-onRealServer('secrets at rest: pg_dump after a walk-through (skipped without TEST_DATABASE_URL: needs a real server)', () => {
+describeOnRealServer('secrets at rest: pg_dump after a walk-through', "the machine's pg_dump dumps a server database", () => {
   let t: TestApp;
   const secrets: string[] = [];
   const keep = <T extends string>(secret: T): T => {

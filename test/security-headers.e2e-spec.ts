@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { chromium } from 'playwright-core';
 import type { Response } from 'supertest';
 import { generateApiKey } from '../src/api-keys/api-key-format';
 import { adminCreateUser, CreatedUser, provisionUser, startTestApp, TestApp } from './support/app';
+import { describeIf } from './support/conditions';
+import { freePort } from './support/net';
 import { createProvision } from './support/provisions';
 
 /** Every response: nosniff, never framed (X-Frame-Options DENY and CSP frame-ancestors 'none'). */
@@ -157,20 +158,11 @@ async function provisionUserViaOperator(t: TestApp): Promise<CreatedUser> {
 }
 
 const CHROMIUM = '/usr/bin/chromium';
-const browserTest = existsSync(CHROMIUM) ? describe : describe.skip;
-
-browserTest(`Swagger UI under the security headers (headless Chromium; skipped without ${CHROMIUM})`, () => {
+describeIf(existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install -y chromium)`, 'Swagger UI under the security headers (headless Chromium)', () => {
   let t: TestApp;
   let baseUrl: string;
   beforeAll(async () => {
-    const port = await new Promise<number>((resolve, reject) => {
-      const probe = createServer();
-      probe.once('error', reject);
-      probe.listen(0, '127.0.0.1', () => {
-        const address = probe.address();
-        probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-      });
-    });
+    const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
     t = await startTestApp({ PUBLIC_BASE_URL: baseUrl });
     await t.app.listen({ port, host: '127.0.0.1' });

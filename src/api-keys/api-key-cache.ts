@@ -44,8 +44,9 @@ interface InFlight {
  *
  * Invalidation is by user id: every event that changes what a key may do (revoke, rotate,
  * deactivate, admin update, cancel, claim, expiry) names the users whose keys changed. A secondary
- * index userId → cached hashes finds their entries. Services call `notifyUsersChanged(manager, ids)`
- * inside their transaction: the entries are dropped at once, again right after COMMIT (so a
+ * index userId → cached hashes finds their entries. The write methods of UsersRepository and
+ * ApiKeysRepository call `notifyUsersChanged(manager, ids)` inside the caller's transaction (no
+ * service calls it, so none can forget it): the entries are dropped at once, again right after COMMIT (so a
  * lookup racing the transaction cannot leave the old answer behind), and other instances hear a
  * NOTIFY on KEY_CACHE_CHANNEL, which PostgreSQL delivers only on commit.
  *

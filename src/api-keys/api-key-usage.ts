@@ -1,6 +1,7 @@
 import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
+import { ApiKeysRepository } from './api-keys.repository';
 
 /** A key's last_used_at is written at most this often. */
 export const USAGE_WRITE_INTERVAL_MS = 60_000;
@@ -27,6 +28,7 @@ export class ApiKeyUsageRecorder implements OnApplicationBootstrap, BeforeApplic
   constructor(
     private readonly config: AppConfig,
     private readonly dataSource: DataSource,
+    private readonly keys: ApiKeysRepository,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -81,13 +83,7 @@ export class ApiKeyUsageRecorder implements OnApplicationBootstrap, BeforeApplic
     try {
       for (let i = 0; i < batch.length; i += KEYS_PER_UPDATE) {
         const chunk = batch.slice(i, i + KEYS_PER_UPDATE);
-        await this.dataSource.query(
-          `UPDATE api_keys AS k SET last_used_at = u.used_at
-             FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, used_at)
-            WHERE k.id = u.id
-              AND (k.last_used_at IS NULL OR k.last_used_at <= u.used_at - interval '${USAGE_WRITE_INTERVAL_MS / 1000} seconds')`,
-          [chunk.map(([id]) => id), chunk.map(([, at]) => at)],
-        );
+        await this.keys.recordUses(chunk, USAGE_WRITE_INTERVAL_MS / 1000);
       }
       return batch.length;
     } catch (error) {

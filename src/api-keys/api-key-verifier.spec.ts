@@ -1,31 +1,39 @@
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../config/app-config';
-import { PreparedStatements } from '../database/prepared-statements';
 import { ApiKeyCache } from './api-key-cache';
-import { generateApiKey } from './api-key-format';
+import { generateApiKey, hashApiKey } from './api-key-format';
 import { ApiKeyUsageRecorder } from './api-key-usage';
 import { ApiKeyVerifier, evaluate, KeyRecord } from './api-key-verifier';
+import { ApiKeysRepository } from './api-keys.repository';
 
 describe('ApiKeyVerifier', () => {
   it('refuses a key with a changed character before any database lookup', async () => {
-    const queries: unknown[] = [];
-    const query = async (...args: unknown[]) => (queries.push(args), { rows: [] });
-    const dataSource = { driver: { master: { query } } } as unknown as DataSource;
+    // The verifier's one dependency on the database: the repository's lookup by hash.
+    const lookups: Buffer[] = [];
+    const keys: Pick<ApiKeysRepository, 'findRecordByHash'> = {
+      findRecordByHash: async (keyHash) => (lookups.push(keyHash), null),
+    };
     const config = loadConfig({});
-    const statements = new PreparedStatements(dataSource);
-    const verifier = new ApiKeyVerifier(statements, new ApiKeyCache(config, dataSource), new ApiKeyUsageRecorder(config, dataSource));
+    // Neither the cache nor the recorder touches the data source before start-up or a flush.
+    const dataSource = {} as DataSource;
+    const repository = keys as ApiKeysRepository;
+    const verifier = new ApiKeyVerifier(
+      repository,
+      new ApiKeyCache(config, dataSource),
+      new ApiKeyUsageRecorder(config, dataSource, repository),
+    );
     const key = generateApiKey();
     const changed = key.slice(0, 20) + (key[20] === 'a' ? 'b' : 'a') + key.slice(21);
 
     await expect(verifier.verify(changed)).resolves.toEqual({ valid: false, reason: 'malformed' });
     await expect(verifier.verify('not-a-key')).resolves.toEqual({ valid: false, reason: 'malformed' });
-    expect(queries).toHaveLength(0);
+    expect(lookups).toHaveLength(0);
 
     await expect(verifier.verify(key)).resolves.toEqual({ valid: false, reason: 'not_found' });
-    expect(queries).toHaveLength(1);
+    expect(lookups).toEqual([hashApiKey(key)]);
     // The unknown key is now remembered as unknown: no second lookup.
     await expect(verifier.verify(key)).resolves.toEqual({ valid: false, reason: 'not_found' });
-    expect(queries).toHaveLength(1);
+    expect(lookups).toHaveLength(1);
   });
 
   describe('evaluate', () => {

@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../common/api-problems.decorator';
 import { ApiKeyAuth, CurrentPrincipal } from '../common/auth.decorators';
 import type { Principal } from '../common/principal';
-import { ProblemDto } from '../common/problem';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyIdParamsDto, ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from './dto/api-key.dto';
 
@@ -10,24 +10,21 @@ const OTHER_USERS_KEYS = "`user_id` names another user, and you are not an owner
 
 @ApiTags('api-keys')
 @ApiKeyAuth()
-@ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid parameters.' })
+@ApiProblems({ 400: 'Invalid parameters.' })
 @Controller('api/v1/api-keys')
 export class ApiKeysController {
   constructor(private readonly apiKeys: ApiKeysService) {}
 
   /** Lists keys (never their secrets): your own, or with `user_id` those of a user of your organization. */
   @Get()
-  @ApiForbiddenResponse({ type: ProblemDto, description: OTHER_USERS_KEYS })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such user in your organization.' })
+  @ApiProblems({ 403: OTHER_USERS_KEYS, 404: 'No such user in your organization.' })
   list(@CurrentPrincipal() principal: Principal, @Query() query: ListApiKeysQueryDto): Promise<ApiKeyPageDto> {
     return this.apiKeys.list(principal, query);
   }
 
   /** Creates a key. The secret is in this response only. */
   @Post()
-  @ApiForbiddenResponse({ type: ProblemDto, description: OTHER_USERS_KEYS })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such user in your organization.' })
-  @ApiConflictResponse({ type: ProblemDto, description: 'The user is disabled.' })
+  @ApiProblems({ 403: OTHER_USERS_KEYS, 404: 'No such user in your organization.', 409: 'The user is disabled.' })
   create(@CurrentPrincipal() principal: Principal, @Body() dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
     return this.apiKeys.create(principal, dto);
   }
@@ -35,15 +32,14 @@ export class ApiKeysController {
   /** Revokes a key at once. */
   @Delete(':id')
   @HttpCode(204)
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such key you may manage.' })
+  @ApiProblems({ 404: 'No such key you may manage.' })
   revoke(@CurrentPrincipal() principal: Principal, @Param() params: ApiKeyIdParamsDto): Promise<void> {
     return this.apiKeys.revoke(principal, params.id);
   }
 
   /** Revokes a key and returns its replacement (same user, name and billing pool). */
   @Post(':id/rotate')
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such key you may manage.' })
-  @ApiConflictResponse({ type: ProblemDto, description: 'The key is already revoked.' })
+  @ApiProblems({ 404: 'No such key you may manage.', 409: 'The key is already revoked.' })
   rotate(@CurrentPrincipal() principal: Principal, @Param() params: ApiKeyIdParamsDto): Promise<CreatedApiKeyDto> {
     return this.apiKeys.rotate(principal, params.id);
   }

@@ -2,7 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } fro
 import { randomUUID } from 'node:crypto';
 import { Client, Notification } from 'pg';
 import { AppConfig } from '../config/app-config';
-import { PreparedStatements } from '../database/prepared-statements';
+import { Database } from '../database/database';
 import { ApiKeyCache, KEY_CACHE_CHANNEL } from './api-key-cache';
 
 /** The listener's connection shows up under this name in pg_stat_activity. */
@@ -37,7 +37,7 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
   constructor(
     private readonly config: AppConfig,
     private readonly cache: ApiKeyCache,
-    private readonly database: PreparedStatements,
+    private readonly database: Database,
   ) {}
 
   onApplicationBootstrap(): void {

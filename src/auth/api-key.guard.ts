@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ApiKeyVerifier, KeyRefusal } from '../api-keys/api-key-verifier';
 import { Access, ACCESS_METADATA, API_KEY_HEADER, RequestWithPrincipal } from '../common/auth.decorators';
-import { ProblemException } from '../common/problem';
+import { Problems } from '../common/problem';
 
 const refusalText: Record<KeyRefusal, string> = {
   malformed: 'The API key is not a valid Provisio key.',
@@ -28,10 +28,10 @@ export class ApiKeyGuard implements CanActivate {
     const key = Array.isArray(header) ? header[0] : header;
     if (key === undefined || key === '') {
       if (access === 'optional') return true;
-      throw ProblemException.unauthorized('The X-API-Key header is required.');
+      throw Problems.unauthorized('The X-API-Key header is required.');
     }
     const result = await this.verifier.verify(key.trim());
-    if (!result.valid) throw ProblemException.unauthorized(refusalText[result.reason]);
+    if (!result.valid) throw Problems.unauthorized(refusalText[result.reason]);
     request.principal = result.principal;
     return true;
   }

@@ -2,7 +2,7 @@ import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { RequestWithPrincipal } from '../common/auth.decorators';
 import { canManageOrganization } from '../common/principal';
-import { ProblemException } from '../common/problem';
+import { Problems } from '../common/problem';
 import { readAccess } from './api-key.guard';
 
 /** Global authorization, after ApiKeyGuard: the route's @Provisioner()/@Operator()/@OrgManager() requirement. */
@@ -20,13 +20,13 @@ export class RoleGuard implements CanActivate {
         return true;
       case 'provisioner':
         if (principal?.isProvisioner) return true;
-        throw ProblemException.forbidden('This route is for provisioners: the key\'s user does not have the provisioner flag.');
+        throw Problems.forbidden('This route is for provisioners: the key\'s user does not have the provisioner flag.');
       case 'operator':
         if (principal?.isOperator) return true;
-        throw ProblemException.forbidden('This route is for operators.');
+        throw Problems.forbidden('This route is for operators.');
       case 'org_manager':
         if (principal && canManageOrganization(principal)) return true;
-        throw ProblemException.forbidden("This route is for the organization's owners, admins and provisioners.");
+        throw Problems.forbidden("This route is for the organization's owners, admins and provisioners.");
     }
   }
 }

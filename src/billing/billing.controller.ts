@@ -1,15 +1,10 @@
 import { Body, Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiCreatedResponse,
-  ApiNotFoundResponse,
-  ApiResponse,
-  ApiTags,
-  ApiUnprocessableEntityResponse,
-} from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../common/api-problems.decorator';
 import { ApiKeyAuth, CurrentPrincipal, Operator, OrgManager } from '../common/auth.decorators';
 import { Idempotent, IdempotencyContext, IdempotentRequest } from '../common/idempotency';
 import type { Principal } from '../common/principal';
+import { PageQueryDto } from '../common/pagination';
 import { ProblemDto } from '../common/problem';
 import { BillingService } from './billing.service';
 import {
@@ -19,10 +14,12 @@ import {
   LedgerEntryDto,
   LedgerEntryPageDto,
   LedgerQueryDto,
+  OrganizationPageDto,
   UsageDto,
   UsageQueryDto,
 } from './dto/billing.dto';
 
+const INVALID_BODY_OR_KEY = 'Invalid body, or the Idempotency-Key header is missing or malformed.';
 const REPLAY_NOTE = 'A replay of an earlier request with the same Idempotency-Key carries `Idempotent-Replayed: true`.';
 const REPLAY_HEADER = {
   'Idempotent-Replayed': {
@@ -42,11 +39,9 @@ export class BillingController {
   @ApiKeyAuth()
   @Idempotent()
   @ApiCreatedResponse({ type: LedgerEntryDto, description: `The charge's ledger entry. ${REPLAY_NOTE}`, headers: REPLAY_HEADER })
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid body, or the Idempotency-Key header is missing or malformed.' })
-  @ApiResponse({
-    status: 402,
-    type: ProblemDto,
-    description:
+  @ApiProblems({
+    400: INVALID_BODY_OR_KEY,
+    402:
       'The pool has fewer credits than `units`: nothing was charged. Stored with the key: a retry with the same key ' +
       'replays this 402 even after a top-up, so use a new key.',
   })
@@ -68,7 +63,7 @@ export class BillingController {
   /** Your organization's ledger, newest first; `user_id` keeps one user's entries. */
   @Get('ledger')
   @OrgManager()
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid query parameters.' })
+  @ApiProblems({ 400: 'Invalid query parameters.' })
   ledger(@CurrentPrincipal() principal: Principal, @Query() query: LedgerQueryDto): Promise<LedgerEntryPageDto> {
     return this.billing.ledger(principal, query);
   }
@@ -82,10 +77,7 @@ export class BillingController {
    */
   @Get('usage')
   @OrgManager()
-  @ApiBadRequestResponse({
-    type: ProblemDto,
-    description: 'since or until is not an ISO 8601 date-time, until is before since, or limit or cursor is invalid.',
-  })
+  @ApiProblems({ 400: 'since or until is not an ISO 8601 date-time, until is before since, or limit or cursor is invalid.' })
   usage(@CurrentPrincipal() principal: Principal, @Query() query: UsageQueryDto): Promise<UsageDto> {
     return this.billing.usage(principal, query);
   }
@@ -103,9 +95,11 @@ export class AdminCreditsController {
   @Post('credits')
   @HttpCode(201)
   @Operator()
-  @ApiUnprocessableEntityResponse({
-    type: ProblemDto,
-    description: 'Or: a correction would take the pool below 0 (or a grant above 2,147,483,647); nothing was changed.',
+  // Above @Idempotent(): its 422 (a reused key) is described first, this one joins it.
+  @ApiProblems({
+    400: INVALID_BODY_OR_KEY,
+    404: 'No organization has this domain.',
+    422: 'Or: a correction would take the pool below 0 (or a grant above 2,147,483,647); nothing was changed.',
   })
   @Idempotent()
   @ApiCreatedResponse({
@@ -113,13 +107,19 @@ export class AdminCreditsController {
     description: `The ledger entry (reason grant or correction). ${REPLAY_NOTE}`,
     headers: REPLAY_HEADER,
   })
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid body, or the Idempotency-Key header is missing or malformed.' })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No organization has this domain.' })
   credit(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateCreditDto,
     @IdempotencyContext() idempotency: IdempotentRequest,
   ): Promise<LedgerEntryDto> {
     return this.billing.credit(principal, dto, idempotency);
+  }
+
+  /** Organizations with their credit balances. */
+  @Get('organizations')
+  @Operator()
+  @ApiProblems({ 400: 'Invalid request.' })
+  organizations(@Query() query: PageQueryDto): Promise<OrganizationPageDto> {
+    return this.billing.listOrganizations(query);
   }
 }

@@ -1,16 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiGoneResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiParam,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../common/api-problems.decorator';
 import { CurrentPrincipal, OptionalApiKey, Public } from '../common/auth.decorators';
 import type { Principal } from '../common/principal';
-import { ProblemDto } from '../common/problem';
 import { ClaimsService } from './claims.service';
 import { ClaimDto, ClaimPreviewDto, ClaimResultDto } from './dto/claim.dto';
 
@@ -25,10 +17,9 @@ export class ClaimsController {
   @Get(':token')
   @Public()
   @ApiParam(TOKEN_PARAM)
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'Unknown (or malformed) token.' })
-  @ApiGoneResponse({
-    type: ProblemDto,
-    description: 'The provision was claimed, expired or cancelled; `provision_status` says which.',
+  @ApiProblems({
+    404: 'Unknown (or malformed) token.',
+    410: 'The provision was claimed, expired or cancelled; `provision_status` says which.',
   })
   preview(@Param('token') token: string): Promise<ClaimPreviewDto> {
     return this.claims.preview(token);
@@ -45,16 +36,13 @@ export class ClaimsController {
   @OptionalApiKey()
   @ApiParam(TOKEN_PARAM)
   @ApiOkResponse({ type: ClaimResultDto, description: 'Claimed.' })
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid email or body.' })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'Unknown (or malformed) token.' })
-  @ApiConflictResponse({
-    type: ProblemDto,
-    description:
-      "The receiving account is not active, is the provisioned account itself, or the provisioned account was deactivated. Nothing changed; the link stays usable.",
-  })
-  @ApiGoneResponse({
-    type: ProblemDto,
-    description: 'Already claimed, expired or cancelled; `provision_status` says which.',
+  @ApiProblems({
+    400: 'Invalid email or body.',
+    404: 'Unknown (or malformed) token.',
+    409:
+      'The receiving account is not active, is the provisioned account itself, or the provisioned account was deactivated. ' +
+      'Nothing changed; the link stays usable.',
+    410: 'Already claimed, expired or cancelled; `provision_status` says which.',
   })
   claim(
     @Param('token') token: string,

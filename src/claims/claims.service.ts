@@ -1,25 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
-import { ApiKeysService } from '../api-keys/api-keys.service';
+import { DataSource } from 'typeorm';
+import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 import { parseEmailAddress } from '../common/email';
 import type { Principal } from '../common/principal';
-import { ProblemException } from '../common/problem';
-import { queryRows } from '../database/query-rows';
+import { ProblemException, Problems } from '../common/problem';
 import { hashClaimToken, isWellFormedClaimToken } from '../provisioning/claim-token';
-import { effectiveProvisionStatus, ProvisionRole, ProvisionStatus } from '../provisioning/provision-status';
-import { UsersService } from '../users/users.service';
+import { effectiveProvisionStatus, ProvisionStatus } from '../provisioning/provision-status';
+import { ProvisionsRepository } from '../provisioning/provisions.repository';
+import { UsersRepository } from '../users/users.repository';
 import { ClaimDto, ClaimPreviewDto, ClaimResultDto } from './dto/claim.dto';
 
 /** What a claim token points at, for the preview and the claim page. */
 export type ClaimLookup = { found: false } | { found: true; preview: ClaimPreviewDto };
-
-interface ProvisionByToken {
-  id: string;
-  domain: string;
-  role: ProvisionRole;
-  status: ProvisionStatus;
-  expires_at: Date;
-}
 
 const goneText: Record<Exclude<ProvisionStatus, 'pending'>, string> = {
   claimed: 'This claim link has already been used.',
@@ -31,14 +23,15 @@ const goneText: Record<Exclude<ProvisionStatus, 'pending'>, string> = {
 export class ClaimsService {
   constructor(
     private readonly dataSource: DataSource,
-    private readonly users: UsersService,
-    private readonly apiKeys: ApiKeysService,
+    private readonly provisions: ProvisionsRepository,
+    private readonly users: UsersRepository,
+    private readonly keys: ApiKeysRepository,
   ) {}
 
   /** The provision behind a token, with its effective status; `found: false` for unknown or malformed tokens. */
   async lookup(token: string, now = new Date()): Promise<ClaimLookup> {
     if (!isWellFormedClaimToken(token)) return { found: false };
-    const row = await this.findByToken(this.dataSource.manager, token);
+    const row = await this.provisions.findByTokenHash(undefined, hashClaimToken(token));
     if (!row) return { found: false };
     return {
       found: true,
@@ -55,7 +48,7 @@ export class ClaimsService {
   async preview(token: string): Promise<ClaimPreviewDto> {
     const result = await this.lookup(token);
     if (!result.found) throw unknownToken();
-    if (result.preview.status !== 'pending') throw gone(result.preview.status);
+    if (result.preview.status !== 'pending') throw Problems.claimLinkGone(result.preview.status);
     return result.preview;
   }
 
@@ -72,58 +65,43 @@ export class ClaimsService {
   async claim(token: string, dto: ClaimDto, principal: Principal | undefined): Promise<ClaimResultDto> {
     if (!isWellFormedClaimToken(token)) throw unknownToken();
     const parsed = parseEmailAddress(dto.email);
-    if (!parsed.ok) throw ProblemException.validation([{ field: 'email', message: `email ${parsed.reason}` }]);
+    if (!parsed.ok) throw Problems.validationFailed([{ field: 'email', message: `email ${parsed.reason}` }]);
     const claimedEmail = dto.email.trim();
     const now = new Date();
 
     return this.dataSource.transaction(async (manager) => {
-      const claimed = await queryRows<{ id: string; user_id: string | null; domain: string; claimed_at: Date }>(
-        manager,
-        `UPDATE provisions p
-            SET status = 'claimed', claimed_at = now(), claimed_email = $2, updated_at = now()
-           FROM organizations o
-          WHERE p.claim_token_hash = $1 AND p.status = 'pending' AND p.expires_at > $3 AND o.id = p.organization_id
-          RETURNING p.id, p.user_id, o.domain, p.claimed_at`,
-        [hashClaimToken(token), claimedEmail, now],
-      );
-      if (claimed.length === 0) {
-        const row = await this.findByToken(manager, token);
+      const provision = await this.provisions.claimPending(manager, hashClaimToken(token), claimedEmail, now);
+      if (!provision) {
+        const row = await this.provisions.findByTokenHash(manager, hashClaimToken(token));
         if (!row) throw unknownToken();
-        throw gone(effectiveProvisionStatus(row.status, row.expires_at, now));
+        throw Problems.claimLinkGone(effectiveProvisionStatus(row.status, row.expires_at, now));
       }
-      const provision = claimed[0];
-      const placeholder = provision.user_id ? await this.lockUser(manager, provision.user_id) : null;
+      const placeholder = provision.user_id ? await this.users.findForUpdate(manager, provision.user_id) : null;
       if (!placeholder || placeholder.status !== 'pending_claim') {
-        throw ProblemException.conflict(
-          'provision-user-disabled',
-          "This provision's account was deactivated by its organization; it cannot be claimed.",
-        );
+        throw Problems.provisionUserDisabled();
       }
 
       let outcome: ClaimResultDto['outcome'];
       let holder: { id: string; email: string };
       let movedKeys = 0;
       if (!principal) {
-        await this.users.activateClaimedUser(manager, placeholder.id, claimedEmail);
+        await this.users.activateClaimed(manager, placeholder.id, claimedEmail);
         outcome = 'activated';
         holder = placeholder;
       } else {
         if (principal.userId === placeholder.id) {
-          throw ProblemException.conflict(
-            'claim-into-itself',
-            "The X-API-Key is the provisioned account's own key; send no key to claim the account itself.",
-          );
+          throw Problems.claimIntoItself();
         }
-        const target = await this.lockUser(manager, principal.userId);
+        const target = await this.users.findForUpdate(manager, principal.userId);
         if (!target || target.status !== 'active') {
-          throw ProblemException.conflict('claimant-not-active', 'Only an active account can receive a claimed provision.');
+          throw Problems.claimantNotActive();
         }
-        movedKeys = (await this.apiKeys.moveAllToUser(manager, placeholder.id, target.id)).length;
-        await this.users.deletePlaceholderUsers(manager, [placeholder.id]);
+        movedKeys = (await this.keys.moveAllToUser(manager, placeholder.id, target.id)).length;
+        await this.users.deletePlaceholders(manager, [placeholder.id]);
         outcome = 'transferred';
         holder = target;
       }
-      await manager.query(`UPDATE provisions SET claimed_by_user_id = $2 WHERE id = $1`, [provision.id, holder.id]);
+      await this.provisions.setClaimedBy(manager, provision.id, holder.id);
       return {
         provision_id: provision.id,
         status: 'claimed',
@@ -136,31 +114,8 @@ export class ClaimsService {
       };
     });
   }
-
-  private async findByToken(manager: EntityManager, token: string): Promise<ProvisionByToken | null> {
-    const rows: ProvisionByToken[] = await manager.query(
-      `SELECT p.id, o.domain, p.role, p.status, p.expires_at
-         FROM provisions p JOIN organizations o ON o.id = p.organization_id
-        WHERE p.claim_token_hash = $1`,
-      [hashClaimToken(token)],
-    );
-    return rows[0] ?? null;
-  }
-
-  private async lockUser(manager: EntityManager, id: string): Promise<{ id: string; email: string; status: string } | null> {
-    const rows: { id: string; email: string; status: string }[] = await manager.query(
-      `SELECT id, email, status FROM users WHERE id = $1 FOR UPDATE`,
-      [id],
-    );
-    return rows[0] ?? null;
-  }
 }
 
 function unknownToken(): ProblemException {
-  return ProblemException.notFound('This claim link is not known.');
-}
-
-export function gone(status: ProvisionStatus): ProblemException {
-  const text = status === 'pending' ? 'This claim link can no longer be used.' : goneText[status];
-  return ProblemException.gone(`provision-${status}`, text, { provision_status: status });
+  return Problems.notFound('This claim link is not known.');
 }

@@ -56,18 +56,16 @@ process.on('exit', () => openBatches.forEach((batch) => batch.flushSync()));
  * One access-log line per request, written by a Fastify onResponse hook: id, method, URL (secrets
  * redacted), client address, status and response time; 5xx at error, 4xx at warn, the rest at
  * info; `/health` is not logged. With ACCESS_LOG=errors only 4xx, 5xx and slow requests are logged.
- * Headers are not logged at all. (It replaces pino-http's Nest middleware, which is both costlier —
- * a header serializer, redaction and AsyncLocalStorage on every request — and was not applied to
- * any route under Nest 12's path syntax.)
+ * Headers are not logged at all, so nothing per request serializes, redacts or tracks headers.
  *
- * The lines of one event-loop turn go to the destination in one write: sonic-boom measures the
- * UTF-8 length of its whole pending buffer on every write, which one write per line made the
- * costliest part of a request under load.
+ * The lines of one event-loop turn go to the destination in one write: the destination's cost
+ * grows with the number of writes, not of lines. (Why this replaced pino-http, with the figures:
+ * bench/README.md, "Design notes".)
  */
 export function registerAccessLog(fastify: FastifyInstance, logger: Logger, mode: 'all' | 'errors' = 'all'): void {
   // The line is pino's own format (level, time, the logger's pid/hostname bindings, msg), written
   // straight to the logger's destination: one template string instead of pino's generic object
-  // serialization on the hottest path (a few µs a request).
+  // serialization, on every request.
   const internals = logger as unknown as Record<symbol, unknown>;
   const batch = new LineBatch(internals[pino.symbols.streamSym] as { write(line: string): void });
   const bindings = internals[pino.symbols.chindingsSym] as string;

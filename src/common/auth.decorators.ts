@@ -1,6 +1,6 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
-import { ApiForbiddenResponse, ApiSecurity, ApiUnauthorizedResponse } from '@nestjs/swagger';
-import { ProblemDto } from './problem';
+import { ApiSecurity } from '@nestjs/swagger';
+import { ApiProblems } from './api-problems.decorator';
 import type { Principal } from './principal';
 
 /** Name of the OpenAPI security scheme for the X-API-Key header. */
@@ -26,11 +26,11 @@ export function ApiKeyAuth(access: Exclude<Access, 'public'> = 'any') {
   const decorators = [
     SetMetadata(ACCESS_METADATA, access),
     ApiSecurity(API_KEY_SCHEME),
-    ApiUnauthorizedResponse({ type: ProblemDto, description: 'Missing, unknown, revoked or expired API key.' }),
+    ApiProblems({
+      401: 'Missing, unknown, revoked or expired API key.',
+      ...(access !== 'any' && access !== 'optional' ? { 403: forbiddenText[access] } : {}),
+    }),
   ];
-  if (access !== 'any' && access !== 'optional') {
-    decorators.push(ApiForbiddenResponse({ type: ProblemDto, description: forbiddenText[access] }));
-  }
   if (access === 'optional') decorators.push(ApiSecurity({}));
   return applyDecorators(...decorators);
 }

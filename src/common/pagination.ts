@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import { ObjectLiteral, SelectQueryBuilder } from 'typeorm';
-import { ProblemException } from './problem';
+import { Problems } from './problem';
 
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
@@ -62,7 +62,7 @@ export function decodeCursor(cursor: string, length: number): string[] {
   } catch {
     // fall through to the 400 below
   }
-  throw ProblemException.validation([{ field: 'cursor', message: 'cursor is not a cursor this API returned' }]);
+  throw Problems.validationFailed([{ field: 'cursor', message: 'cursor is not a cursor this API returned' }]);
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -100,7 +100,7 @@ export async function paginateByCreation<T extends ObjectLiteral & { id: string 
   if (page.cursor) {
     const [createdAt, id] = decodeCursor(page.cursor, 2);
     if (!isValidTimestampText(createdAt) || !UUID.test(id)) {
-      throw ProblemException.validation([{ field: 'cursor', message: 'cursor is not a cursor this API returned' }]);
+      throw Problems.validationFailed([{ field: 'cursor', message: 'cursor is not a cursor this API returned' }]);
     }
     const cmp = order === 'ASC' ? '>' : '<';
     qb.andWhere(`(${alias}.created_at, ${alias}.id) ${cmp} (CAST(:pageCreatedAt AS timestamptz), CAST(:pageId AS uuid))`, {

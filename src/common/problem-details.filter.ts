@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { PROBLEM_TYPE_BASE, ProblemDto, ProblemException } from './problem';
+import { ProblemDto, ProblemException } from './problem';
 
 /** Fastify's own errors (body parsing, limits) carry a statusCode and a code. */
 interface FastifyLikeError {
@@ -34,7 +34,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (exception instanceof ProblemException) {
       const status = exception.getStatus();
       return {
-        type: PROBLEM_TYPE_BASE + exception.code,
+        type: exception.type,
         title: STATUS_CODES[status] ?? 'Error',
         status,
         detail: exception.detail,

@@ -1,7 +1,7 @@
 import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidateIf } from 'class-validator';
 import type { FastifyInstance } from 'fastify';
-import { FieldError, ProblemException } from './problem';
+import { FieldError, Problems } from './problem';
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((error) => {
@@ -39,7 +39,7 @@ export class StrictValidationPipe extends ValidationPipe {
       transform: true,
       transformOptions: { enableImplicitConversion: false },
       validationError: { target: false, value: false },
-      exceptionFactory: (errors) => ProblemException.validation(unique(flatten(errors))),
+      exceptionFactory: (errors) => Problems.validationFailed(unique(flatten(errors))),
     });
   }
 
@@ -50,14 +50,14 @@ export class StrictValidationPipe extends ValidationPipe {
     // PostgreSQL text cannot hold NUL: refuse it here as bad input rather than fail at the database.
     const nulField = findNul(value, metadata.type === 'body' ? '' : (metadata.data ?? ''));
     if (nulField !== null) {
-      throw ProblemException.validation([{ field: nulField || 'body', message: 'must not contain the NUL character' }]);
+      throw Problems.validationFailed([{ field: nulField || 'body', message: 'must not contain the NUL character' }]);
     }
     if (metadata.type === 'body' && metadata.metatype && this.toValidate(metadata)) {
       // No body at all (no Content-Type, nothing sent) is an empty object: routes whose fields are
       // all optional work without one, and required fields are reported by name.
       if (value === undefined) return super.transform({}, metadata);
       if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        throw ProblemException.validation(
+        throw Problems.validationFailed(
           [{ field: 'body', message: 'the request body must be a JSON object' }],
           'The request body must be a JSON object.',
         );
@@ -83,7 +83,7 @@ export function parseJsonRefusingDeepNesting(fastify: FastifyInstance): void {
       if (error) return done(error, undefined);
       if (nestedDeeperThan(value, MAX_BODY_NESTING)) {
         const message = `must not nest objects or arrays more than ${MAX_BODY_NESTING} levels deep`;
-        return done(ProblemException.validation([{ field: 'body', message }]), undefined);
+        return done(Problems.validationFailed([{ field: 'body', message }]), undefined);
       }
       done(null, value);
     });

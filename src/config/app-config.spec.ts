@@ -1,4 +1,4 @@
-import { loadConfig, redactSecretValues } from './app-config';
+import { EnvironmentVariables, fastifyTrustProxy, loadConfig, redactSecretValues } from './app-config';
 
 describe('loadConfig', () => {
   it('applies the contract defaults', () => {
@@ -92,7 +92,15 @@ describe('loadConfig', () => {
     ['10.0.0.0/8, 192.168.1.1 ,::1', ['10.0.0.0/8', '192.168.1.1', '::1']],
     ['loopback,uniquelocal', ['loopback', 'uniquelocal']],
   ])('reads TRUST_PROXY=%s', (value, expected) => {
-    expect(loadConfig(value === undefined ? {} : { TRUST_PROXY: value }).trustProxy).toEqual(expected);
+    const trust = fastifyTrustProxy(loadConfig(value === undefined ? {} : { TRUST_PROXY: value }).trustProxy);
+    if (typeof expected === 'number') {
+      // A hop count: the nearest `expected` hops are proxies, the next one is the client.
+      expect(typeof trust).toBe('function');
+      const hops = [0, 1, 2, 3].map((hop) => (trust as (address: string, hop: number) => boolean)('10.0.0.1', hop));
+      expect(hops).toEqual([0, 1, 2, 3].map((hop) => hop < expected));
+    } else {
+      expect(trust).toEqual(expected);
+    }
   });
 
   it.each(['true', '0', '11', 'proxy.example.com', '10.0.0.0/33', '10.0.0.1,', '1.2.3'])('refuses TRUST_PROXY=%s', (value) => {
@@ -104,6 +112,15 @@ describe('loadConfig', () => {
       'postgresql:///provisio?host=/run/postgresql',
     );
     expect(() => loadConfig({ DATABASE_URL: 'postgres://u:p@host:port/db' })).toThrow(/DATABASE_URL=\(value not shown\)/);
+  });
+
+  it('holds every variable under its camelCase name, with the value given', () => {
+    const config = loadConfig({ KEY_USAGE_FLUSH_INTERVAL_MS: '250', DATABASE_URL: 'postgres://db/x', ACCESS_LOG: 'errors' });
+    expect(config).toMatchObject({ keyUsageFlushIntervalMs: 250, databaseUrl: 'postgres://db/x', accessLog: 'errors' });
+    const names = Object.keys(new EnvironmentVariables());
+    expect(names).toEqual(expect.arrayContaining(['DATABASE_URL', 'PUBLIC_BASE_URL', 'ADMIN_API_KEY', 'ACCESS_LOG']));
+    const camel = (name: string) => name.toLowerCase().replace(/_(.)/g, (_m, c: string) => c.toUpperCase());
+    expect(Object.keys(config).sort()).toEqual(names.map(camel).sort());
   });
 
   it('treats empty values as unset', () => {

@@ -20,8 +20,10 @@ const emptyToUndefined = ({ value }: { value: unknown }) =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
 /**
- * The service's whole configuration, read once from the environment and validated at start-up.
- * Field names are the environment variable names so a failure names the variable.
+ * The service's whole configuration, read once from the environment and validated at start-up:
+ * each variable is declared here once, with its checks and its default (`undefined` when it has
+ * none, so every field exists on an instance). Field names are the environment variable names so
+ * a failure names the variable; AppConfig holds the same fields under their camelCase names.
  */
 export class EnvironmentVariables {
   @IsOptional()
@@ -29,7 +31,7 @@ export class EnvironmentVariables {
   @IsConnectionUrl(['postgres:', 'postgresql:'], {
     message: 'DATABASE_URL must be a postgres:// or postgresql:// URL',
   })
-  DATABASE_URL?: string;
+  DATABASE_URL?: string = undefined;
 
   @Transform(toInt)
   @IsInt()
@@ -40,7 +42,7 @@ export class EnvironmentVariables {
   @IsOptional()
   @Transform(emptyToUndefined)
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
-  PUBLIC_BASE_URL?: string;
+  PUBLIC_BASE_URL?: string = undefined;
 
   /** At most 10 years: a larger TTL made expires_at an invalid date and every provision a 500. */
   @Transform(toInt)
@@ -65,12 +67,12 @@ export class EnvironmentVariables {
   @Matches(/^[\x21-\x7e]{32,256}$/, {
     message: 'ADMIN_API_KEY must be 32–256 printable ASCII characters without spaces (ideally a pvk_ key made by the API)',
   })
-  ADMIN_API_KEY?: string;
+  ADMIN_API_KEY?: string = undefined;
 
   /**
    * Whose X-Forwarded-For to believe: unset trusts none (the client is the TCP peer); a hop count
    * (`1`: the nearest proxy), or a comma-separated list of proxy addresses, CIDR ranges or
-   * proxy-addr's names (`loopback`, `linklocal`, `uniquelocal`).
+   * proxy-addr's names (`loopback`, `linklocal`, `uniquelocal`). See fastifyTrustProxy().
    */
   @IsOptional()
   @Transform(emptyToUndefined)
@@ -79,7 +81,7 @@ export class EnvironmentVariables {
       'TRUST_PROXY must be a hop count (1–10) or a comma-separated list of proxy addresses or CIDR ranges ' +
       '(or loopback, linklocal, uniquelocal)',
   })
-  TRUST_PROXY?: string;
+  TRUST_PROXY?: string = undefined;
 
   @IsString()
   DATA_DIR: string = './.data';
@@ -140,32 +142,33 @@ export class EnvironmentVariables {
   KEY_USAGE_FLUSH_INTERVAL_MS: number = 5000;
 }
 
-/** The typed configuration other providers inject. */
-export class AppConfig {
-  readonly databaseUrl?: string;
-  readonly port: number;
-  readonly publicBaseUrl: string;
-  readonly provisionTtlSeconds: number;
-  readonly expirySweepIntervalSeconds: number;
-  readonly adminEmail: string;
-  readonly adminApiKey?: string;
-  /** Fastify's `trustProxy`: false (unset), a hop count, or a list of addresses/CIDR ranges. */
-  readonly trustProxy: false | number | string[];
-  readonly dataDir: string;
-  readonly logLevel: string;
-  readonly bodyLimitBytes: number;
-  readonly databasePoolSize: number;
-  readonly accessLog: 'all' | 'errors';
-  readonly keyCacheTtlMs: number;
-  readonly keyCacheMax: number;
-  readonly keyCacheNegativeTtlMs: number;
-  readonly keyCacheNegativeMax: number;
-  readonly keyUsageFlushIntervalMs: number;
+/** `KEY_CACHE_TTL_MS` → `keyCacheTtlMs`. */
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
+  ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}`
+  : Lowercase<S>;
 
-  constructor(values: Omit<AppConfig, never>) {
-    Object.assign(this, values);
-  }
+function camelCase(name: string): string {
+  return name.toLowerCase().replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
 }
+
+type Variables = { readonly [K in keyof EnvironmentVariables & string as CamelCase<K>]: EnvironmentVariables[K] };
+
+/**
+ * Every variable under its camelCase name, with the validated value — except `publicBaseUrl`,
+ * which is always set (defaulting to `http://localhost:$PORT`, without a trailing slash).
+ */
+export type AppConfigValues = Omit<Variables, 'publicBaseUrl'> & { readonly publicBaseUrl: string };
+
+function valuesClass<T extends object>(): new (values: T) => T {
+  return class {
+    constructor(values: T) {
+      Object.assign(this, values);
+    }
+  } as new (values: T) => T;
+}
+
+/** The typed configuration other providers inject (a class, so that it is its own DI token). */
+export class AppConfig extends valuesClass<AppConfigValues>() {}
 
 /** A refusal to start that the deployer must fix: printed as its message alone (no stack). */
 export class StartupRefusal extends Error {}
@@ -214,12 +217,13 @@ export function redactSecretValues(text: string, env: Record<string, string | un
   return out;
 }
 
+
 /** Validates an environment record; throws naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): AppConfig {
-  const known = Object.keys(new EnvironmentVariables());
+  const names = Object.keys(new EnvironmentVariables()) as (keyof EnvironmentVariables & string)[];
   const raw: Record<string, unknown> = {};
-  for (const key of [...known, 'DATABASE_URL', 'PUBLIC_BASE_URL', 'ADMIN_API_KEY', 'TRUST_PROXY']) {
-    if (env[key] !== undefined) raw[key] = env[key];
+  for (const name of names) {
+    if (env[name] !== undefined) raw[name] = env[name];
   }
   const vars = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
   const errors = validateSync(vars, { skipMissingProperties: false });
@@ -232,28 +236,13 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     );
     throw new ConfigValidationError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
   }
+  const values = Object.fromEntries(names.map((name) => [camelCase(name), vars[name]])) as unknown as Variables;
   return new AppConfig({
-    databaseUrl: vars.DATABASE_URL,
-    port: vars.PORT,
+    ...values,
     publicBaseUrl: (vars.PUBLIC_BASE_URL ?? `http://localhost:${vars.PORT}`).replace(/\/+$/, ''),
-    provisionTtlSeconds: vars.PROVISION_TTL_SECONDS,
-    expirySweepIntervalSeconds: vars.EXPIRY_SWEEP_INTERVAL_SECONDS,
     adminEmail: vars.ADMIN_EMAIL.trim().toLowerCase(),
-    adminApiKey: vars.ADMIN_API_KEY,
-    trustProxy: parseTrustProxy(vars.TRUST_PROXY),
-    dataDir: vars.DATA_DIR,
-    logLevel: vars.LOG_LEVEL,
-    bodyLimitBytes: vars.BODY_LIMIT_BYTES,
-    databasePoolSize: vars.DATABASE_POOL_SIZE,
-    accessLog: vars.ACCESS_LOG,
-    keyCacheTtlMs: vars.KEY_CACHE_TTL_MS,
-    keyCacheMax: vars.KEY_CACHE_MAX,
-    keyCacheNegativeTtlMs: vars.KEY_CACHE_NEGATIVE_TTL_MS,
-    keyCacheNegativeMax: vars.KEY_CACHE_NEGATIVE_MAX,
-    keyUsageFlushIntervalMs: vars.KEY_USAGE_FLUSH_INTERVAL_MS,
   });
 }
-
 /**
  * A URL of one of `protocols` that parses (checked without echoing it). The host may be empty:
  * `postgresql:///db?host=/run/postgresql` names a Unix socket.
@@ -303,20 +292,19 @@ function IsTrustProxy(options: ValidationOptions) {
 }
 
 /**
- * TRUST_PROXY as Fastify's `trustProxy`. A hop count becomes a function trusting the nearest
- * `hops` addresses: Fastify 5.12 takes a bare number as "trust nothing" (a hop count cannot check
- * who the peer is), while the deployer who sets one says exactly that the nearest hops are proxies.
+ * TRUST_PROXY (validated) as Fastify's `trustProxy`: unset trusts nobody; a list of addresses and
+ * ranges is given as is; a hop count becomes a function trusting the nearest `hops` addresses —
+ * Fastify 5.12 takes a bare number as "trust nothing" (a hop count cannot check who the peer is),
+ * while the deployer who sets one says exactly that the nearest hops are proxies.
  */
 export function fastifyTrustProxy(
-  trustProxy: AppConfig['trustProxy'],
-): boolean | string[] | ((address: string, hop: number) => boolean) {
-  if (typeof trustProxy === 'number') return (_address: string, hop: number) => hop < trustProxy;
-  return trustProxy;
-}
-
-function parseTrustProxy(value: string | undefined): false | number | string[] {
-  if (value === undefined) return false;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text);
+  trustProxy: string | undefined,
+): false | string[] | ((address: string, hop: number) => boolean) {
+  if (trustProxy === undefined) return false;
+  const text = trustProxy.trim();
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text);
+    return (_address: string, hop: number) => hop < hops;
+  }
   return text.split(',').map((entry) => entry.trim());
 }

@@ -1,8 +1,8 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+import { ApiProblems } from '../common/api-problems.decorator';
 import { Public } from '../common/auth.decorators';
-import { ProblemDto } from '../common/problem';
 
 @ApiTags('health')
 @Controller('health')
@@ -16,7 +16,7 @@ export class HealthController {
   @Get()
   @Public()
   @HealthCheck()
-  @ApiServiceUnavailableResponse({ type: ProblemDto, description: 'The database does not answer.' })
+  @ApiProblems({ 503: 'The database does not answer.' })
   check() {
     return this.health.check([() => this.db.pingCheck('database', { timeout: 3000 })]);
   }

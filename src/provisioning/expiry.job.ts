@@ -2,8 +2,8 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
-import { queryRows } from '../database/query-rows';
-import { UsersService } from '../users/users.service';
+import { UsersRepository } from '../users/users.repository';
+import { ProvisionsRepository } from './provisions.repository';
 
 const INTERVAL_NAME = 'provision-expiry-sweep';
 
@@ -28,7 +28,8 @@ export class ExpiryJob implements OnApplicationBootstrap, OnModuleDestroy {
   constructor(
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
-    private readonly users: UsersService,
+    private readonly users: UsersRepository,
+    private readonly provisions: ProvisionsRepository,
     private readonly scheduler: SchedulerRegistry,
   ) {}
 
@@ -77,24 +78,9 @@ export class ExpiryJob implements OnApplicationBootstrap, OnModuleDestroy {
     let deletedKeys = 0;
     while (!this.stopping) {
       const batch = await this.dataSource.transaction(async (manager) => {
-        const rows = await queryRows<{ id: string; user_id: string | null }>(
-          manager,
-          `WITH b AS (
-             SELECT id FROM provisions
-              WHERE status = 'pending' AND expires_at <= now()
-              ORDER BY expires_at
-              LIMIT $1
-              FOR UPDATE SKIP LOCKED
-           )
-           UPDATE provisions p
-              SET status = 'expired', expired_at = now(), updated_at = now()
-             FROM b
-            WHERE p.id = b.id AND p.status = 'pending'
-           RETURNING p.id, p.user_id`,
-          [ExpiryJob.BATCH_SIZE],
-        );
+        const rows = await this.provisions.expireBatch(manager, ExpiryJob.BATCH_SIZE);
         const userIds = rows.flatMap((row) => (row.user_id ? [row.user_id] : []));
-        const deleted = await this.users.deletePlaceholderUsers(manager, userIds);
+        const deleted = await this.users.deletePlaceholders(manager, userIds);
         return { expired: rows.length, users: deleted.userIds.length, keys: deleted.keyIds.length };
       });
       expired += batch.expired;

@@ -1,51 +1,43 @@
-import { Body, Controller, Get, Param, Patch, Post, Query } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiNotFoundResponse,
-  ApiTags,
-  ApiUnprocessableEntityResponse,
-} from '@nestjs/swagger';
+import { Body, Controller, Param, Patch, Post } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../common/api-problems.decorator';
 import { Operator } from '../common/auth.decorators';
-import { PageQueryDto } from '../common/pagination';
-import { ProblemDto } from '../common/problem';
 import {
   AdminCreateUserDto,
   AdminUpdateUserDto,
   CreatedUserDto,
-  OrganizationPageDto,
   UserDto,
   UserIdParamsDto,
 } from './dto/user.dto';
 import { UsersService } from './users.service';
 
+const PUBLIC_MAILBOX_PROVISIONER = 'The provisioner flag on a public mailbox domain.';
+
 @ApiTags('admin')
 @Operator()
-@ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid request.' })
+@ApiProblems({ 400: 'Invalid request.' })
 @Controller('api/v1/admin')
 export class AdminUsersController {
   constructor(private readonly users: UsersService) {}
 
   /** Creates a user of any domain, with an API key. */
   @Post('users')
-  @ApiConflictResponse({ type: ProblemDto, description: 'A user with this email exists; `existing_user_id` names it.' })
-  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'The provisioner flag on a public mailbox domain.' })
+  @ApiProblems({
+    409: 'A user with this email exists; `existing_user_id` names it.',
+    422: PUBLIC_MAILBOX_PROVISIONER,
+  })
   create(@Body() dto: AdminCreateUserDto): Promise<CreatedUserDto> {
     return this.users.adminCreate(dto);
   }
 
   /** Sets a user's provisioner flag or status. */
   @Patch('users/:id')
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such user.' })
-  @ApiConflictResponse({ type: ProblemDto, description: 'The user belongs to a pending provision.' })
-  @ApiUnprocessableEntityResponse({ type: ProblemDto, description: 'The provisioner flag on a public mailbox domain.' })
+  @ApiProblems({
+    404: 'No such user.',
+    409: 'The user belongs to a pending provision.',
+    422: PUBLIC_MAILBOX_PROVISIONER,
+  })
   update(@Param() params: UserIdParamsDto, @Body() dto: AdminUpdateUserDto): Promise<UserDto> {
     return this.users.adminUpdate(params.id, dto);
-  }
-
-  /** Organizations with their credit balances. */
-  @Get('organizations')
-  organizations(@Query() query: PageQueryDto): Promise<OrganizationPageDto> {
-    return this.users.listOrganizations(query);
   }
 }

@@ -1,12 +1,11 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { displayPrefix, hashApiKey, isWellFormedApiKey } from '../api-keys/api-key-format';
-import { ApiKeyCache } from '../api-keys/api-key-cache';
-import { ApiKeysService } from '../api-keys/api-keys.service';
-import { ApiKey } from '../api-keys/entities/api-key.entity';
+import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 import { parseEmailAddress } from '../common/email';
 import { AppConfig, StartupRefusal } from '../config/app-config';
-import { User } from './entities/user.entity';
+import { OrganizationsRepository } from './organizations.repository';
+import { UsersRepository } from './users.repository';
 import { UsersService } from './users.service';
 
 /**
@@ -25,9 +24,10 @@ export class OperatorBootstrap implements OnApplicationBootstrap {
   constructor(
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
-    private readonly users: UsersService,
-    private readonly apiKeys: ApiKeysService,
-    private readonly keyCache: ApiKeyCache,
+    private readonly usersService: UsersService,
+    private readonly users: UsersRepository,
+    private readonly organizations: OrganizationsRepository,
+    private readonly keys: ApiKeysRepository,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -52,11 +52,11 @@ export class OperatorBootstrap implements OnApplicationBootstrap {
       this.logger.warn('ADMIN_API_KEY is not a generated Provisio key (pvk_ + 38 base62 with checksum); it is accepted as is.');
     }
     return this.dataSource.transaction(async (manager) => {
-      await manager.query(`SELECT pg_advisory_xact_lock(hashtext('provisio:operator-bootstrap'))`);
-      let operator = await manager.findOneBy(User, { email });
+      await this.users.lockOperatorBootstrap(manager);
+      let operator = await this.users.findByEmail(manager, email);
       if (!operator) {
-        const organization = await this.users.ensureOrganization(manager, parsed.address.domain);
-        operator = await this.users.insertUser(manager, {
+        const organization = await this.organizations.ensure(manager, parsed.address.domain);
+        operator = await this.usersService.insertUser(manager, {
           email,
           organizationId: organization.id,
           role: organization.created ? 'owner' : 'admin',
@@ -77,21 +77,17 @@ export class OperatorBootstrap implements OnApplicationBootstrap {
       }
 
       if (adminKey !== undefined) {
-        const keyHash = hashApiKey(adminKey);
-        const existing = await manager.findOneBy(ApiKey, { keyHash });
+        const existing = await this.keys.findByHash(manager, hashApiKey(adminKey));
         if (existing && existing.userId !== operator.id) {
           throw new StartupRefusal(`ADMIN_API_KEY is already a key of another user; choose another key for ${email}`);
         }
         if (!existing) {
-          await manager.insert(ApiKey, {
-            userId: operator.id,
-            billingOrganizationId: operator.organizationId,
-            keyHash,
-            prefix: displayPrefix(adminKey),
-            name: 'ADMIN_API_KEY',
-          });
-          // Other instances may remember this hash as unknown: a notification drops their negative entries.
-          await this.keyCache.notifyUsersChanged(manager, [operator.id]);
+          await this.keys.insertChosen(
+            manager,
+            { userId: operator.id, billingOrganizationId: operator.organizationId },
+            adminKey,
+            'ADMIN_API_KEY',
+          );
           this.logger.log(`Registered ADMIN_API_KEY (${displayPrefix(adminKey)}…) for operator ${email}`);
         } else if (existing.revokedAt !== null) {
           // Revoked on purpose (perhaps leaked): bringing it back at every restart would undo that.
@@ -103,12 +99,8 @@ export class OperatorBootstrap implements OnApplicationBootstrap {
         return null;
       }
 
-      const liveKeys: { count: number }[] = await manager.query(
-        `SELECT count(*)::int AS count FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL`,
-        [operator.id],
-      );
-      if (liveKeys[0].count > 0) return null;
-      const issued = await this.apiKeys.issue(
+      if ((await this.keys.countLive(manager, operator.id)) > 0) return null;
+      const issued = await this.keys.issue(
         manager,
         { userId: operator.id, billingOrganizationId: operator.organizationId },
         'generated at start-up',

@@ -1,15 +1,19 @@
 import { Controller, Delete, Get, Header, HttpCode, Param, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../common/api-problems.decorator';
 import { ApiKeyAuth, CurrentPrincipal, OrgManager } from '../common/auth.decorators';
 import type { Principal } from '../common/principal';
-import { ProblemDto } from '../common/problem';
 import { ListUsersQueryDto, MeDto, UserDto, UserIdParamsDto, UserPageDto } from './dto/user.dto';
+import { MeService } from './me.service';
 import { UsersService } from './users.service';
 
 @ApiTags('users')
 @Controller('api/v1')
 export class UsersController {
-  constructor(private readonly users: UsersService) {}
+  constructor(
+    private readonly users: UsersService,
+    private readonly meService: MeService,
+  ) {}
 
   /** The calling key's user and organization. */
   @Get('me')
@@ -18,13 +22,13 @@ export class UsersController {
   // The hottest route: its document is serialized once per cached principal and sent as it is.
   @Header('Content-Type', 'application/json; charset=utf-8')
   me(@CurrentPrincipal() principal: Principal): string {
-    return this.users.meJson(principal);
+    return this.meService.meJson(principal);
   }
 
   /** Users of your organization. */
   @Get('users')
   @OrgManager()
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid query parameters.' })
+  @ApiProblems({ 400: 'Invalid query parameters.' })
   list(@CurrentPrincipal() principal: Principal, @Query() query: ListUsersQueryDto): Promise<UserPageDto> {
     return this.users.list(principal, query);
   }
@@ -32,8 +36,7 @@ export class UsersController {
   /** One user of your organization. */
   @Get('users/:id')
   @OrgManager()
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'The id is not a UUID.' })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such user in your organization.' })
+  @ApiProblems({ 400: 'The id is not a UUID.', 404: 'No such user in your organization.' })
   get(@CurrentPrincipal() principal: Principal, @Param() params: UserIdParamsDto): Promise<UserDto> {
     return this.users.get(principal, params.id);
   }
@@ -42,9 +45,11 @@ export class UsersController {
   @Delete('users/:id')
   @HttpCode(204)
   @OrgManager()
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'The id is not a UUID.' })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such user in your organization.' })
-  @ApiConflictResponse({ type: ProblemDto, description: 'You cannot deactivate yourself.' })
+  @ApiProblems({
+    400: 'The id is not a UUID.',
+    404: 'No such user in your organization.',
+    409: 'You cannot deactivate yourself.',
+  })
   deactivate(@CurrentPrincipal() principal: Principal, @Param() params: UserIdParamsDto): Promise<void> {
     return this.users.deactivate(principal, params.id);
   }

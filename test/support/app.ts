@@ -74,6 +74,25 @@ export async function provisionUser(t: TestApp, provisionerKey: string, email: s
   return res.body as CreatedUser;
 }
 
+/** GET /api/v1/me with `key`. */
+export function me(t: TestApp, key: string) {
+  return t.http().get('/api/v1/me').set('X-API-Key', key);
+}
+
+/** The tables with a row whose text (every column, as PostgreSQL prints it) contains `needle`: to prove a secret is not stored. */
+export async function tablesContaining(t: TestApp, needle: string): Promise<string[]> {
+  const dataSource = t.app.get(DataSource);
+  const tables: { table_name: string }[] = await dataSource.query(
+    `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1`,
+  );
+  const hits: string[] = [];
+  for (const { table_name } of tables) {
+    const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM "${table_name}" x WHERE strpos(x::text, $1) > 0`, [needle]);
+    if (n > 0) hits.push(table_name);
+  }
+  return hits;
+}
+
 /** Every row count of the tables the API writes, to prove a refused request wrote nothing (one query). */
 export async function rowCounts(t: TestApp): Promise<Record<string, number>> {
   const dataSource = t.app.get(DataSource);

@@ -8,10 +8,10 @@ import { adminCreateUser, CreatedUser, provisionUser, TestApp } from './app';
  */
 export async function expectBalancesMatchLedger(t: TestApp): Promise<number> {
   const rows: { domain: string; balance: number; ledger_sum: string }[] = await t.app.get(DataSource).query(
-    `SELECT o.domain, o.balance, COALESCE(sum(l.delta), 0)::bigint AS ledger_sum
+    `SELECT o.domain, COALESCE(p.balance, 0) AS balance,
+            (SELECT COALESCE(sum(l.delta), 0)::bigint FROM credit_ledger_entries l WHERE l.organization_id = o.id) AS ledger_sum
        FROM organizations o
-       LEFT JOIN credit_ledger_entries l ON l.organization_id = o.id
-      GROUP BY o.id, o.domain, o.balance
+       LEFT JOIN credit_pools p ON p.organization_id = o.id
       ORDER BY o.domain`,
   );
   const actual = rows.map((r) => ({ domain: r.domain, balance: r.balance }));

@@ -132,3 +132,13 @@ export class UsageDto {
   @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` to get the next page; null on the last page.' })
   next_cursor: string | null;
 }
+
+export class OrganizationDto {
+  id: string;
+  domain: string;
+  /** Credits in the organization's pool. */
+  balance: number;
+  created_at: string;
+}
+
+export class OrganizationPageDto extends PageOf(OrganizationDto) {}

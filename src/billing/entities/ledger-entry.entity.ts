@@ -7,7 +7,7 @@ export type LedgerReason = (typeof LEDGER_REASONS)[number];
 
 /**
  * One change of an organization's credit pool. Append-only: rows are inserted together with the
- * conditional UPDATE of organizations.balance, in one statement, and never updated or deleted,
+ * conditional UPDATE of credit_pools.balance, in one statement, and never updated or deleted,
  * so a pool's balance always equals the sum of its entries' deltas.
  */
 @Entity('credit_ledger_entries')

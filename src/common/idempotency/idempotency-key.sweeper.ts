@@ -1,5 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { IdempotencyRepository } from './idempotency.repository';
 
 const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 
@@ -13,7 +13,7 @@ export class IdempotencyKeySweeper implements OnApplicationBootstrap, OnModuleDe
   private readonly logger = new Logger(IdempotencyKeySweeper.name);
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly keys: IdempotencyRepository) {}
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => void this.sweepLogged(), SWEEP_INTERVAL_MS);
@@ -28,21 +28,9 @@ export class IdempotencyKeySweeper implements OnApplicationBootstrap, OnModuleDe
   async sweep(batchSize = 5000): Promise<number> {
     let total = 0;
     for (;;) {
-      const rows: { n: number }[] = await this.dataSource.query(
-        `WITH batch AS (
-           SELECT organization_id, user_id, key FROM idempotency_keys
-            WHERE expires_at <= now()
-            LIMIT $1
-              FOR UPDATE SKIP LOCKED)
-         , gone AS (
-           DELETE FROM idempotency_keys k USING batch
-            WHERE k.organization_id = batch.organization_id AND k.user_id = batch.user_id AND k.key = batch.key
-           RETURNING 1)
-         SELECT count(*)::int AS n FROM gone`,
-        [batchSize],
-      );
-      total += rows[0].n;
-      if (rows[0].n < batchSize) return total;
+      const deleted = await this.keys.deleteExpiredBatch(batchSize);
+      total += deleted;
+      if (deleted < batchSize) return total;
     }
   }
 

@@ -1,6 +1,6 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata, UseInterceptors } from '@nestjs/common';
-import { ApiConflictResponse, ApiHeader, ApiUnprocessableEntityResponse } from '@nestjs/swagger';
-import { ProblemDto } from '../problem';
+import { ApiHeader } from '@nestjs/swagger';
+import { ApiProblems } from '../api-problems.decorator';
 import { IdempotentRequest } from './idempotency.service';
 import {
   IDEMPOTENCY_METADATA,
@@ -17,7 +17,7 @@ export const IDEMPOTENCY_REUSED_TEXT = 'The Idempotency-Key was already used for
  * Makes a POST route idempotent: validates the `Idempotency-Key` header, documents it and its
  * 409/422 answers in OpenAPI, and adds `Idempotent-Replayed: true` to replays. The route's service
  * passes `@IdempotencyContext()` to IdempotencyService.run. A route with its own 409 or 422 adds
- * its @ApiResponse for that status as well: @nestjs/swagger joins the descriptions.
+ * that status to its @ApiProblems as well: @nestjs/swagger joins the descriptions.
  */
 export function Idempotent(options: IdempotencyOptions = {}) {
   const required = options.required ?? true;
@@ -34,8 +34,7 @@ export function Idempotent(options: IdempotencyOptions = {}) {
         'Keys are scoped to the calling user (two users may use the same key) and kept 24 hours.',
       schema: { type: 'string', minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH },
     }),
-    ApiConflictResponse({ type: ProblemDto, description: IDEMPOTENCY_CONFLICT_TEXT }),
-    ApiUnprocessableEntityResponse({ type: ProblemDto, description: IDEMPOTENCY_REUSED_TEXT }),
+    ApiProblems({ 409: IDEMPOTENCY_CONFLICT_TEXT, 422: IDEMPOTENCY_REUSED_TEXT }),
   );
 }
 

@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { catchError, Observable, tap, throwError } from 'rxjs';
 import type { Principal } from '../principal';
-import { ProblemException } from '../problem';
+import { Problems } from '../problem';
 import { IdempotentRequest } from './idempotency.service';
 import { checkIdempotencyKey, requestFingerprint } from './request-fingerprint';
 
@@ -41,11 +41,9 @@ export class IdempotencyInterceptor implements NestInterceptor {
 
     const check = checkIdempotencyKey(header);
     if (!check.ok) {
-      throw ProblemException.badRequest(
-        header === undefined ? 'idempotency-key-missing' : 'idempotency-key-invalid',
-        `Idempotency-Key: ${check.reason}.`,
-        [{ field: 'Idempotency-Key', message: check.reason }],
-      );
+      throw header === undefined
+        ? Problems.idempotencyKeyMissing(check.reason)
+        : Problems.idempotencyKeyInvalid(check.reason);
     }
     const idempotency = new IdempotentRequest(
       check.key,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { PreparedStatements, Statement } from '../../database/prepared-statements';
-import { FieldError, ProblemException } from '../problem';
+import { ProblemException, Problems, restoreProblem } from '../problem';
+import { IdempotencyRepository, IdempotencyScope, StoredAnswer } from './idempotency.repository';
 
 /** How long an answered key is kept (and replayed) before it may be reused. */
 export const IDEMPOTENCY_KEY_TTL_HOURS = 24;
@@ -24,32 +24,10 @@ export class IdempotentRequest {
   ) {}
 }
 
-/**
- * Whose an Idempotency-Key is: the calling user, on the organization the request acts on (its pool
- * or its users). Two users — colleagues included — may use the same key string without meeting.
- */
-export interface IdempotencyScope {
-  organizationId: string;
-  userId: string;
-}
-
-/** A stored answer: the JSON body of a success, or the parts of a problem to rebuild it. */
-type StoredAnswer =
-  | { kind: 'body'; body: unknown }
-  | { kind: 'problem'; code: string; detail: string; errors?: FieldError[]; extensions?: Record<string, unknown> };
-
 type Attempt<T> =
   | { kind: 'done'; value: T }
   | { kind: 'refused'; problem: ProblemException }
-  | { kind: 'replay'; status: number; answer: StoredAnswer };
-
-interface KeyRow {
-  request_hash: Buffer;
-  status: 'in_progress' | 'completed';
-  response_status: number | null;
-  response_body: StoredAnswer | null;
-  expired: boolean;
-}
+  | { kind: 'replay'; answer: StoredAnswer };
 
 /** One call of `run` with a key: what attempt/execute/complete need, resolved once. */
 interface GuardedWork<T> {
@@ -62,15 +40,6 @@ interface GuardedWork<T> {
 }
 
 const SAVEPOINT = 'idempotent_work';
-
-/** Claims a key, or finds it taken (waiting for a holder still in flight). A prepared statement: it runs on every charge. */
-const CLAIM: Statement = {
-  name: 'provisio_idempotency_claim',
-  text: `INSERT INTO idempotency_keys (organization_id, user_id, key, request_hash, status, expires_at)
-         VALUES ($1, $5, $2, $3, 'in_progress', now() + make_interval(hours => $4))
-         ON CONFLICT (organization_id, user_id, key) DO NOTHING
-         RETURNING 1`,
-};
 
 /**
  * Exactly-once POST handling (Stripe / IETF `Idempotency-Key` semantics), for any route:
@@ -92,7 +61,7 @@ const CLAIM: Statement = {
 export class IdempotencyService {
   constructor(
     private readonly dataSource: DataSource,
-    private readonly statements: PreparedStatements,
+    private readonly keys: IdempotencyRepository,
   ) {}
 
   /**
@@ -125,13 +94,7 @@ export class IdempotencyService {
       case 'replay':
         request.replayed = true;
         if (outcome.answer.kind === 'body') return outcome.answer.body as T;
-        throw new ProblemException(
-          outcome.status,
-          outcome.answer.code,
-          outcome.answer.detail,
-          outcome.answer.errors,
-          outcome.answer.extensions,
-        );
+        throw restoreProblem(outcome.answer);
     }
   }
 
@@ -139,43 +102,27 @@ export class IdempotencyService {
     const { scope, request } = guarded;
     // At most three rounds: claim, or read the holder's answer, or free an expired key and claim again.
     for (let round = 0; round < 3; round++) {
-      const claimed = await this.statements.query(
-        CLAIM,
-        [scope.organizationId, request.key, request.fingerprint, IDEMPOTENCY_KEY_TTL_HOURS, scope.userId],
-        manager,
-      );
-      if (claimed.length === 1) return this.execute(manager, guarded);
-
-      const rows: KeyRow[] = await manager.query(
-        `SELECT request_hash, status, response_status, response_body, expires_at <= now() AS expired
-           FROM idempotency_keys WHERE organization_id = $1 AND user_id = $3 AND key = $2`,
-        [scope.organizationId, request.key, scope.userId],
-      );
-      const row = rows[0];
+      if (await this.keys.claim(manager, scope, request.key, request.fingerprint, IDEMPOTENCY_KEY_TTL_HOURS)) {
+        return this.execute(manager, guarded);
+      }
+      const row = await this.keys.find(manager, scope, request.key);
       if (!row) continue; // swept between the two statements: claim again
       if (row.expired) {
-        await manager.query(
-          `DELETE FROM idempotency_keys WHERE organization_id = $1 AND user_id = $3 AND key = $2 AND expires_at <= now()`,
-          [scope.organizationId, request.key, scope.userId],
-        );
+        await this.keys.deleteIfExpired(manager, scope, request.key);
         continue;
       }
       if (!row.request_hash.equals(request.fingerprint)) {
         return {
           kind: 'refused',
-          problem: ProblemException.unprocessable(
-            'idempotency-key-reused',
-            'This Idempotency-Key was already used for a different request (another route or body). ' +
-              'Use a new key for a new request.',
-          ),
+          problem: Problems.idempotencyKeyReused(),
         };
       }
       if (row.status !== 'completed' || row.response_status === null || row.response_body === null) {
-        return { kind: 'refused', problem: inProgress() };
+        return { kind: 'refused', problem: Problems.idempotencyKeyInProgress() };
       }
-      return { kind: 'replay', status: row.response_status, answer: row.response_body };
+      return { kind: 'replay', answer: row.response_body };
     }
-    return { kind: 'refused', problem: inProgress() };
+    return { kind: 'refused', problem: Problems.idempotencyKeyInProgress() };
   }
 
   /**
@@ -185,7 +132,7 @@ export class IdempotencyService {
    */
   private async execute<T>(manager: EntityManager, guarded: GuardedWork<T>): Promise<Attempt<T>> {
     const { request, work, successStatus, stored, atomicWork } = guarded;
-    if (!atomicWork) await manager.query(`SAVEPOINT ${SAVEPOINT}`);
+    if (!atomicWork) await this.keys.savepoint(manager, SAVEPOINT);
     try {
       const value = await work(manager);
       if (!request.answerStored) {
@@ -194,7 +141,7 @@ export class IdempotencyService {
       return { kind: 'done', value };
     } catch (error) {
       if (!(error instanceof ProblemException) || error.getStatus() >= 500) throw error;
-      if (!atomicWork) await manager.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`);
+      if (!atomicWork) await this.keys.rollbackToSavepoint(manager, SAVEPOINT);
       await this.complete(manager, guarded, error.getStatus(), {
         kind: 'problem',
         code: error.code,
@@ -212,19 +159,8 @@ export class IdempotencyService {
     status: number,
     answer: StoredAnswer,
   ): Promise<void> {
-    await manager.query(
-      `UPDATE idempotency_keys SET status = 'completed', response_status = $3, response_body = $4::jsonb
-        WHERE organization_id = $1 AND user_id = $5 AND key = $2`,
-      [scope.organizationId, request.key, status, JSON.stringify(answer), scope.userId],
-    );
+    await this.keys.complete(manager, scope, request.key, status, answer);
   }
-}
-
-function inProgress(): ProblemException {
-  return ProblemException.conflict(
-    'idempotency-key-in-progress',
-    'A request with this Idempotency-Key is still being processed. Retry later to get its answer.',
-  );
 }
 
 /**

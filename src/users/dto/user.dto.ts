@@ -94,12 +94,3 @@ export class AdminUpdateUserDto {
   status?: 'active' | 'disabled';
 }
 
-export class OrganizationDto {
-  id: string;
-  domain: string;
-  /** Credits in the organization's pool. */
-  balance: number;
-  created_at: string;
-}
-
-export class OrganizationPageDto extends PageOf(OrganizationDto) {}

@@ -1,22 +1,17 @@
 import { Body, Controller, Headers, Post } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiConflictResponse,
-  ApiHeader,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiHeader, ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../common/api-problems.decorator';
 import { CurrentPrincipal, Provisioner } from '../common/auth.decorators';
 import { Idempotent, IdempotencyContext, IdempotentRequest } from '../common/idempotency';
 import type { Principal } from '../common/principal';
-import { ProblemDto } from '../common/problem';
 import { CreatedUserDto } from '../users/dto/user.dto';
 import { CreateUserDto } from './dto/create-user.dto';
-import { ProvisioningService } from './provisioning.service';
+import { CreateUserService } from './create-user.service';
 
 @ApiTags('provisioning')
 @Controller('api/v1')
-export class ProvisioningController {
-  constructor(private readonly provisioning: ProvisioningService) {}
+export class CreateUserController {
+  constructor(private readonly service: CreateUserService) {}
 
   /**
    * Creates an active, API-only user for an end-user, under your organization's domain, and
@@ -30,14 +25,13 @@ export class ProvisioningController {
     required: false,
     description: "If sent, must equal the calling key's user email (case-insensitive), else 403.",
   })
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid email or body.' })
-  @ApiConflictResponse({ type: ProblemDto, description: 'The mapped address exists; `existing_user_id` names that user.' })
+  @ApiProblems({ 400: 'Invalid email or body.', 409: 'The mapped address exists; `existing_user_id` names that user.' })
   createUser(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateUserDto,
     @Headers('x-user-id') userIdHeader: string | undefined,
     @IdempotencyContext() idempotency: IdempotentRequest | undefined,
   ): Promise<CreatedUserDto> {
-    return this.provisioning.provision(principal, dto, userIdHeader, idempotency);
+    return this.service.provision(principal, dto, userIdHeader, idempotency);
   }
 }

@@ -1,13 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { ApiKeysService } from '../api-keys/api-keys.service';
+import { ApiKeysRepository } from '../api-keys/api-keys.repository';
 import { IdempotencyService, IdempotentRequest, withoutSecrets } from '../common/idempotency';
-import { paginateByCreation } from '../common/pagination';
 import type { Principal } from '../common/principal';
-import { ProblemException } from '../common/problem';
+import { Problems } from '../common/problem';
 import { AppConfig } from '../config/app-config';
-import { queryRows } from '../database/query-rows';
+import { UsersRepository } from '../users/users.repository';
 import { UsersService } from '../users/users.service';
 import { generateClaimToken, hashClaimToken } from './claim-token';
 import {
@@ -20,18 +19,21 @@ import {
 import { EmailDomainMapper } from './email-domain-mapper';
 import { Provision } from './entities/provision.entity';
 import { effectiveProvisionStatus, placeholderEmail } from './provision-status';
+import { ProvisionsRepository } from './provisions.repository';
 
 /**
  * Claimable provisions of the caller's organization: create (user, key, provision and claim token
  * in one transaction), list, read, cancel. Claiming is the claims module's; expiry is ExpiryJob's.
  */
 @Injectable()
-export class ProvisionsService {
+export class ClaimableProvisionsService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly config: AppConfig,
     private readonly users: UsersService,
-    private readonly apiKeys: ApiKeysService,
+    private readonly usersRepository: UsersRepository,
+    private readonly keys: ApiKeysRepository,
+    private readonly provisions: ProvisionsRepository,
     private readonly mapper: EmailDomainMapper,
     private readonly idempotency: IdempotencyService,
   ) {}
@@ -50,7 +52,7 @@ export class ProvisionsService {
     let externalEmail: string | null = null;
     if (dto.email !== undefined) {
       const mapped = this.mapper.map(dto.email, principal.organizationDomain);
-      if (!mapped.ok) throw ProblemException.validation([{ field: 'email', message: `email ${mapped.reason}` }]);
+      if (!mapped.ok) throw Problems.validationFailed([{ field: 'email', message: `email ${mapped.reason}` }]);
       email = mapped.email;
       externalEmail = mapped.externalEmail;
     }
@@ -70,18 +72,22 @@ export class ProvisionsService {
         provisionedBy: principal.userId,
         expiresAt,
       });
-      const issued = await this.apiKeys.issue(
+      const issued = await this.keys.issue(
         manager,
         { userId: user.id, billingOrganizationId: principal.organizationId },
         'provision',
       );
-      await manager.query(
-        `INSERT INTO provisions (id, organization_id, user_id, created_by, email, role, skip_onboarding,
-                                 claim_token_hash, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [id, principal.organizationId, user.id, principal.userId, email, role, dto.skip_onboarding ?? true, hashClaimToken(token), expiresAt],
-      );
-      const provision = await manager.findOneByOrFail(Provision, { id });
+      const provision = await this.provisions.insert(manager, {
+        id,
+        organizationId: principal.organizationId,
+        userId: user.id,
+        createdBy: principal.userId,
+        email,
+        role,
+        skipOnboarding: dto.skip_onboarding ?? true,
+        claimTokenHash: hashClaimToken(token),
+        expiresAt,
+      });
       return {
         ...toProvisionDto(provision, new Date()),
         api_key: issued.plaintext,
@@ -92,19 +98,7 @@ export class ProvisionsService {
 
   async list(principal: Principal, query: ListProvisionsQueryDto): Promise<ProvisionPageDto> {
     const now = new Date();
-    const qb = this.dataSource
-      .getRepository(Provision)
-      .createQueryBuilder('p')
-      .where('p.organization_id = :orgId', { orgId: principal.organizationId });
-    // Filter on the effective status: a pending row past its expiry is `expired`, not `pending`.
-    if (query.status === 'pending') {
-      qb.andWhere(`p.status = 'pending' AND p.expires_at > :now`, { now });
-    } else if (query.status === 'expired') {
-      qb.andWhere(`(p.status = 'expired' OR (p.status = 'pending' AND p.expires_at <= :now))`, { now });
-    } else if (query.status) {
-      qb.andWhere('p.status = :status', { status: query.status });
-    }
-    const page = await paginateByCreation(qb, query);
+    const page = await this.provisions.page(principal.organizationId, query.status, now, query);
     return { data: page.items.map((p) => toProvisionDto(p, now)), next_cursor: page.nextCursor };
   }
 
@@ -119,31 +113,20 @@ export class ProvisionsService {
   async cancel(principal: Principal, id: string): Promise<void> {
     const now = new Date();
     await this.dataSource.transaction(async (manager) => {
-      const rows = await queryRows<{ user_id: string | null }>(
-        manager,
-        `UPDATE provisions SET status = 'cancelled', cancelled_at = now(), updated_at = now()
-          WHERE id = $1 AND organization_id = $2 AND status = 'pending' AND expires_at > $3
-          RETURNING user_id`,
-        [id, principal.organizationId, now],
-      );
-      if (rows.length === 0) {
+      const cancelled = await this.provisions.cancelPending(manager, principal.organizationId, id, now);
+      if (!cancelled) {
         const provision = await this.findInOrganization(manager, principal, id);
         const status = effectiveProvisionStatus(provision.status, provision.expiresAt, now);
-        throw ProblemException.conflict(
-          'provision-not-pending',
-          `Provision ${id} is ${status}; only a pending provision can be cancelled.`,
-          { provision_status: status },
-        );
+        throw Problems.provisionNotPending(id, status);
       }
-      const userId = rows[0].user_id;
-      if (userId) await this.users.deletePlaceholderUsers(manager, [userId]);
+      if (cancelled.userId) await this.usersRepository.deletePlaceholders(manager, [cancelled.userId]);
     });
   }
 
   /** A provision of the caller's organization, else 404 (another organization's are not revealed). */
   private async findInOrganization(manager: EntityManager, principal: Principal, id: string): Promise<Provision> {
-    const provision = await manager.findOneBy(Provision, { id, organizationId: principal.organizationId });
-    if (!provision) throw ProblemException.notFound(`Provision ${id} was not found in your organization.`);
+    const provision = await this.provisions.findInOrganization(manager, principal.organizationId, id);
+    if (!provision) throw Problems.notFound(`Provision ${id} was not found in your organization.`);
     return provision;
   }
 }

@@ -1,16 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
-import { displayPrefix, generateApiKey, hashApiKey } from '../api-keys/api-key-format';
 import { IdempotencyService, IdempotentRequest, withoutSecrets } from '../common/idempotency';
 import type { Principal } from '../common/principal';
-import { ProblemException } from '../common/problem';
+import { Problems } from '../common/problem';
 import { CreatedUserDto } from '../users/dto/user.dto';
 import { toUserDto, UsersService } from '../users/users.service';
 import { CreateUserDto } from './dto/create-user.dto';
 import { EmailDomainMapper } from './email-domain-mapper';
 
 @Injectable()
-export class ProvisioningService {
+export class CreateUserService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly idempotency: IdempotencyService,
@@ -32,15 +31,14 @@ export class ProvisioningService {
     idempotency: IdempotentRequest | undefined,
   ): Promise<CreatedUserDto> {
     if (userIdHeader !== undefined && userIdHeader.trim().toLowerCase() !== principal.email.toLowerCase()) {
-      throw ProblemException.forbidden("The X-User-ID header does not match the calling key's user.");
+      throw Problems.forbidden("The X-User-ID header does not match the calling key's user.");
     }
     const mapped = this.mapper.map(dto.email, principal.organizationDomain);
     if (!mapped.ok) {
-      throw ProblemException.validation([{ field: 'email', message: `email ${mapped.reason}` }]);
+      throw Problems.validationFailed([{ field: 'email', message: `email ${mapped.reason}` }]);
     }
-    const insert = (manager: EntityManager): Promise<CreatedUserDto> => {
-      const plaintext = generateApiKey();
-      return this.users
+    const insert = (manager: EntityManager): Promise<CreatedUserDto> =>
+      this.users
         .insertUserWithKey(
           manager,
           {
@@ -52,10 +50,9 @@ export class ProvisioningService {
             externalEmail: mapped.externalEmail,
             provisionedBy: principal.userId,
           },
-          { billingOrganizationId: principal.organizationId, keyHash: hashApiKey(plaintext), prefix: displayPrefix(plaintext) },
+          { billingOrganizationId: principal.organizationId },
         )
-        .then((user) => ({ ...toUserDto(user), api_key: plaintext }));
-    };
+        .then(({ user, plaintext }) => ({ ...toUserDto(user), api_key: plaintext }));
     if (!idempotency) return insert(this.dataSource.manager);
     return this.idempotency.run({ organizationId: principal.organizationId, userId: principal.userId }, idempotency, insert, {
       stored: withoutSecrets<CreatedUserDto>('api_key'),

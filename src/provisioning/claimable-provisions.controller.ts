@@ -1,9 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConflictResponse, ApiNotFoundResponse, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
+import { ApiProblems } from '../common/api-problems.decorator';
 import { CurrentPrincipal, Provisioner } from '../common/auth.decorators';
 import { Idempotent, IdempotencyContext, IdempotentRequest } from '../common/idempotency';
 import type { Principal } from '../common/principal';
-import { ProblemDto } from '../common/problem';
 import {
   CreatedProvisionDto,
   CreateProvisionDto,
@@ -12,13 +12,13 @@ import {
   ProvisionIdParamsDto,
   ProvisionPageDto,
 } from './dto/provision.dto';
-import { ProvisionsService } from './provisions.service';
+import { ClaimableProvisionsService } from './claimable-provisions.service';
 
 @ApiTags('provisions')
 @Provisioner()
 @Controller('api/v1/provisions')
-export class ProvisionsController {
-  constructor(private readonly provisions: ProvisionsService) {}
+export class ClaimableProvisionsController {
+  constructor(private readonly provisions: ClaimableProvisionsService) {}
 
   /**
    * Creates a claimable user in your organization: a `pending_claim` user with an API key that works
@@ -27,8 +27,7 @@ export class ProvisionsController {
    */
   @Post()
   @Idempotent({ required: false })
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid email, role or body.' })
-  @ApiConflictResponse({ type: ProblemDto, description: 'The mapped address exists; `existing_user_id` names that user.' })
+  @ApiProblems({ 400: 'Invalid email, role or body.', 409: 'The mapped address exists; `existing_user_id` names that user.' })
   create(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateProvisionDto,
@@ -39,15 +38,14 @@ export class ProvisionsController {
 
   /** Your organization's provisions, oldest first, optionally only those with one (effective) status. */
   @Get()
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'Invalid query parameters.' })
+  @ApiProblems({ 400: 'Invalid query parameters.' })
   list(@CurrentPrincipal() principal: Principal, @Query() query: ListProvisionsQueryDto): Promise<ProvisionPageDto> {
     return this.provisions.list(principal, query);
   }
 
   /** One provision of your organization. */
   @Get(':id')
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'The id is not a UUID.' })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such provision in your organization.' })
+  @ApiProblems({ 400: 'The id is not a UUID.', 404: 'No such provision in your organization.' })
   get(@CurrentPrincipal() principal: Principal, @Param() params: ProvisionIdParamsDto): Promise<ProvisionDto> {
     return this.provisions.get(principal, params.id);
   }
@@ -55,9 +53,11 @@ export class ProvisionsController {
   /** Cancels a pending provision: its user and keys are deleted at once and the claim link dies. */
   @Delete(':id')
   @HttpCode(204)
-  @ApiBadRequestResponse({ type: ProblemDto, description: 'The id is not a UUID.' })
-  @ApiNotFoundResponse({ type: ProblemDto, description: 'No such provision in your organization.' })
-  @ApiConflictResponse({ type: ProblemDto, description: 'The provision is not pending (claimed, expired or cancelled).' })
+  @ApiProblems({
+    400: 'The id is not a UUID.',
+    404: 'No such provision in your organization.',
+    409: 'The provision is not pending (claimed, expired or cancelled).',
+  })
   cancel(@CurrentPrincipal() principal: Principal, @Param() params: ProvisionIdParamsDto): Promise<void> {
     return this.provisions.cancel(principal, params.id);
   }
