@@ -61,7 +61,8 @@ export class ClaimableProvisionsService {
     const expiresAt = new Date(Date.now() + this.config.provisionTtlSeconds * 1000);
     const role = dto.role ?? 'member';
 
-    return this.idempotency.run({ organizationId: principal.organizationId, userId: principal.userId }, idempotency, async (manager) => {
+    const scope = { organizationId: principal.organizationId, userId: principal.userId };
+    return this.idempotency.run(scope, idempotency, async (manager) => {
       const user = await this.users.insertUser(manager, {
         email,
         organizationId: principal.organizationId,

@@ -54,7 +54,8 @@ export class CreateUserService {
         )
         .then(({ user, plaintext }) => ({ ...toUserDto(user), api_key: plaintext }));
     if (!idempotency) return insert(this.dataSource.manager);
-    return this.idempotency.run({ organizationId: principal.organizationId, userId: principal.userId }, idempotency, insert, {
+    const scope = { organizationId: principal.organizationId, userId: principal.userId };
+    return this.idempotency.run(scope, idempotency, insert, {
       stored: withoutSecrets<CreatedUserDto>('api_key'),
     });
   }
