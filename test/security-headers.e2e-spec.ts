@@ -41,6 +41,21 @@ describe('security headers', () => {
       ['GET /docs-json', await t.http().get('/docs-json')],
       ['GET /docs', await t.http().get('/docs')],
       ['GET /claim/{unknown}', await t.http().get(`/claim/pvc_${'A'.repeat(32)}`)],
+      ['GET bad percent-encoding 400', await t.http().get('/api/v1/users/%zz').set('X-API-Key', guy.api_key)],
+      ['GET path parameter too long 414', await t.http().get(`/api/v1/users/${'a'.repeat(150)}`).set('X-API-Key', guy.api_key)],
+      [
+        'POST text/plain 415',
+        await t.http().post('/api/v1/admin/create-user').set('X-API-Key', guy.api_key).set('Content-Type', 'text/plain').send('x'),
+      ],
+      [
+        'POST body too large 413',
+        await t
+          .http()
+          .post('/api/v1/admin/create-user')
+          .set('X-API-Key', guy.api_key)
+          .set('Content-Type', 'application/json')
+          .send(JSON.stringify({ email: 'x'.repeat(70_000) })),
+      ],
     ];
     for (const [what, res] of responses) expectSecurityHeaders(res, what);
     expect(responses.map(([what, res]) => [what, res.status])).toEqual([
@@ -53,6 +68,10 @@ describe('security headers', () => {
       ['GET /docs-json', 200],
       ['GET /docs', 200],
       ['GET /claim/{unknown}', 404],
+      ['GET bad percent-encoding 400', 400],
+      ['GET path parameter too long 414', 414],
+      ['POST text/plain 415', 415],
+      ['POST body too large 413', 413],
     ]);
   });
 

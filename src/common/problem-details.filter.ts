@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemDto, ProblemException } from './problem';
+import { setSecurityHeaders } from './security-headers';
 
 /** Fastify's own errors (body parsing, limits) carry a statusCode and a code. */
 interface FastifyLikeError {
@@ -84,6 +85,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
  * parameter, a malformed URL) are answered as problem details too, not as Fastify's own JSON.
  */
 export function frameworkErrorAsProblem(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  // Some of these answers (a malformed URL) run no hook: the security headers are set here too.
+  setSecurityHeaders(request, reply);
   const problem = new ProblemDetailsFilter().toProblem(error);
   void reply.status(problem.status).header('content-type', 'application/problem+json').send(problem);
 }

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import helmet from 'helmet';
 
 /**
@@ -42,11 +42,18 @@ export function carriesSecret(payload: string): boolean {
  * rotation, admin users, webhook secrets, and the replays of those) can forget it.
  */
 export function registerSecurityHeaders(fastify: FastifyInstance): void {
-  fastify.addHook('onRequest', (request, reply, done) => {
-    applySecurityHeaders(request.raw, reply.raw, () => done());
-  });
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
+  // onSend: the one hook that sees the body, and one hook a request for both.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    setSecurityHeaders(request, reply);
     if (typeof payload === 'string' && carriesSecret(payload)) void reply.header('cache-control', 'no-store');
     done(null, payload);
   });
+}
+
+/**
+ * Sets helmet's headers on one answer. For answers Fastify makes without running any hook — a
+ * malformed URL, a path parameter too long — frameworkErrorAsProblem calls it itself.
+ */
+export function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  applySecurityHeaders(request.raw, reply.raw, () => undefined);
 }
