@@ -65,8 +65,7 @@ const FIGURES = [
         seconds,
         tag: `${ctx.tag}-${++ctx.runs}`,
       }),
-    reference: (ctx, seconds) =>
-      pgbench(ctx, 'create_user.sql', seconds, { domain: ctx.domain, prov_id: ctx.provisioner.id }),
+    reference: (ctx, seconds) => pgbench(ctx, 'create_user.sql', seconds, { domain: ctx.domain, prov_id: ctx.provisioner.id }),
   },
   {
     name: 'charges',
@@ -107,7 +106,10 @@ async function main() {
   const dbName = `provisio_bench_${tag}`;
   const cleanups = [];
   const cleanup = async () => {
-    while (cleanups.length) await cleanups.pop()().catch((e) => console.error('cleanup:', e.message));
+    while (cleanups.length)
+      await cleanups
+        .pop()()
+        .catch((e) => console.error('cleanup:', e.message));
   };
   process.on('SIGINT', () => cleanup().then(() => process.exit(130)));
   try {
@@ -229,12 +231,25 @@ function report(results, peakRssMb, ledgerConsistent) {
       (r.ratio >= target ? 'ok' : 'BELOW') + (r.service.failed ? ` (${r.service.failed} non-2xx!)` : ''),
     ]);
   }
-  rows.push(['peak RSS', `${round(peakRssMb, 1)} MB`, '', '', '', '', '', '', `≤ ${RSS_TARGET_MB} MB`, peakRssMb <= RSS_TARGET_MB ? 'ok' : 'ABOVE']);
+  rows.push([
+    'peak RSS',
+    `${round(peakRssMb, 1)} MB`,
+    '',
+    '',
+    '',
+    '',
+    '',
+    '',
+    `≤ ${RSS_TARGET_MB} MB`,
+    peakRssMb <= RSS_TARGET_MB ? 'ok' : 'ABOVE',
+  ]);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
   console.log(`\nResults (${SECONDS} s runs, median of ${PAIRS} pairs, ${require('node:os').cpus().length} CPUs):`);
   for (const row of rows) console.log('  ' + row.map((cell, i) => cell.padEnd(widths[i])).join('  '));
   if (ledgerConsistent !== undefined) {
-    console.log(`\nLedger check after the charges runs: balance = Σ ledger and never below 0: ${ledgerConsistent ? 'yes' : 'NO'}`);
+    console.log(
+      `\nLedger check after the charges runs: balance = Σ ledger and never below 0: ${ledgerConsistent ? 'yes' : 'NO'}`,
+    );
   }
 }
 
@@ -272,7 +287,9 @@ async function startService(databaseUrl, adminKey) {
     if (Date.now() > deadline) throw new Error(`the service did not answer /health within 60 s; see ${log}`);
     await sleep(200);
   }
-  console.log(`Service: node dist/src/main.js (pid ${child.pid}, NODE_ENV=production, LOG_LEVEL=${process.env.BENCH_LOG_LEVEL || 'info'}, logs in bench/.work/service.log)`);
+  console.log(
+    `Service: node dist/src/main.js (pid ${child.pid}, NODE_ENV=production, LOG_LEVEL=${process.env.BENCH_LOG_LEVEL || 'info'}, logs in bench/.work/service.log)`,
+  );
   let hwm = 0;
   return {
     url,
@@ -302,7 +319,8 @@ async function startFastifyReference(key, body) {
   });
   const url = `http://127.0.0.1:${port}`;
   const check = await api(url, 'GET', '/api/v1/me', key);
-  if (check.status !== 200 || check.text !== JSON.stringify(body)) throw new Error('the reference does not answer like the service');
+  if (check.status !== 200 || check.text !== JSON.stringify(body))
+    throw new Error('the reference does not answer like the service');
   return {
     url,
     stop: async () => {
@@ -332,9 +350,19 @@ function pgbench(ctx, script, seconds, vars) {
   return new Promise((resolve, reject) => {
     const prefix = path.join(WORK, `pgbench-${process.pid}-${++ctx.runs}`);
     const args = [
-      '-n', '-M', 'prepared', '-c', '16', '-j', '2', '-T', String(seconds),
-      '-f', path.join(__dirname, 'pgbench', script),
-      '-l', `--log-prefix=${prefix}`,
+      '-n',
+      '-M',
+      'prepared',
+      '-c',
+      '16',
+      '-j',
+      '2',
+      '-T',
+      String(seconds),
+      '-f',
+      path.join(__dirname, 'pgbench', script),
+      '-l',
+      `--log-prefix=${prefix}`,
       ...Object.entries(vars).flatMap(([k, v]) => ['-D', `${k}=${v}`]),
       ctx.dbUrl,
     ];
@@ -425,8 +453,14 @@ async function checkNoOverspend(ctx) {
   });
   if (granted.status !== 201 && granted.status !== 200) throw new Error(`grant: ${granted.status} ${granted.text}`);
   const run = await autocannon({
-    url: ctx.baseUrl, kind: 'charges', path: '/api/v1/billing/charges', apiKey: owner.json.api_key,
-    connections: 16, seconds: 1, units: 1, tag: `${ctx.tag}-short`,
+    url: ctx.baseUrl,
+    kind: 'charges',
+    path: '/api/v1/billing/charges',
+    apiKey: owner.json.api_key,
+    connections: 16,
+    seconds: 1,
+    units: 1,
+    tag: `${ctx.tag}-short`,
   });
   const client = new Client({ connectionString: ctx.dbUrl });
   await client.connect();

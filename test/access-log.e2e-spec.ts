@@ -6,7 +6,11 @@ describe('access log', () => {
   // What the destination was given: the access log writes the lines of one event-loop turn together.
   const lines: string[] = [];
   const toEntries = (chunks: string[]) =>
-    chunks.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, any>);
+    chunks
+      .join('')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, any>);
   const completed = () => toEntries(lines).filter((e) => e.msg === 'request completed');
   /** The access-log lines of a request are written at the end of the event-loop turn it ended in. */
   const turnEnd = () => new Promise((resolve) => setImmediate(resolve));
@@ -49,9 +53,7 @@ describe('access log', () => {
 
   it('logs every one of many concurrent requests, each as one whole line', async () => {
     lines.length = 0;
-    const statuses = await Promise.all(
-      Array.from({ length: 40 }, () => me(t, t.adminKey)).map(async (r) => (await r).status),
-    );
+    const statuses = await Promise.all(Array.from({ length: 40 }, () => me(t, t.adminKey)).map(async (r) => (await r).status));
     expect(statuses).toEqual(Array(40).fill(200));
     await turnEnd();
     const logged = completed();

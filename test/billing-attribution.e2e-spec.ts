@@ -40,8 +40,18 @@ describe('billing: who spent, per-user Idempotency-Keys, paginated usage', () =>
       const second = await adminCreateUser(t, { email: 'p2@idem-prov.example', is_provisioner: true });
       expect(second.organization_id).toBe(first.organization_id);
       const key = `create-${randomUUID()}`;
-      const a = await t.http().post('/api/v1/admin/create-user').set('X-API-Key', first.api_key).set('Idempotency-Key', key).send({ email: 'x@one.io' });
-      const b = await t.http().post('/api/v1/admin/create-user').set('X-API-Key', second.api_key).set('Idempotency-Key', key).send({ email: 'y@two.io' });
+      const a = await t
+        .http()
+        .post('/api/v1/admin/create-user')
+        .set('X-API-Key', first.api_key)
+        .set('Idempotency-Key', key)
+        .send({ email: 'x@one.io' });
+      const b = await t
+        .http()
+        .post('/api/v1/admin/create-user')
+        .set('X-API-Key', second.api_key)
+        .set('Idempotency-Key', key)
+        .send({ email: 'y@two.io' });
       expect([a.status, b.status]).toEqual([201, 201]);
       expect([a.body.email, b.body.email]).toEqual(['x@idem-prov.example', 'y@idem-prov.example']);
     });
@@ -66,7 +76,11 @@ describe('billing: who spent, per-user Idempotency-Keys, paginated usage', () =>
         expect(await t.app.get(ExpiryJob).sweep()).toBeGreaterThanOrEqual(1);
       } else {
         const claimant = await provisionUser(t, org.provisioner.api_key, `claimant-${how}@customer.io`);
-        const claimed = await t.http().post(`/api/v1/claims/${tokenOf(p)}`).set('X-API-Key', claimant.api_key).send({ email: `real-${how}@customer.io` });
+        const claimed = await t
+          .http()
+          .post(`/api/v1/claims/${tokenOf(p)}`)
+          .set('X-API-Key', claimant.api_key)
+          .send({ email: `real-${how}@customer.io` });
         expect(claimed.status).toBe(200);
       }
       const [{ n }] = await t.app.get(DataSource).query(`SELECT count(*)::int AS n FROM users WHERE id = $1`, [p.user_id]);
@@ -94,7 +108,11 @@ describe('billing: who spent, per-user Idempotency-Keys, paginated usage', () =>
       const dave = await provisionUser(t, org.provisioner.api_key, 'dave@d.io');
       // alice 5, bob 9, carol 5, dave 2 (and one charge of the provisioner: 1)
       for (const [key, units] of [
-        [org.alice.api_key, 2], [org.alice.api_key, 3], [org.bob.api_key, 9], [carol.api_key, 5], [dave.api_key, 2],
+        [org.alice.api_key, 2],
+        [org.alice.api_key, 3],
+        [org.bob.api_key, 9],
+        [carol.api_key, 5],
+        [dave.api_key, 2],
         [org.provisioner.api_key, 1],
       ] as const) {
         expect((await charge(t, key, { units })).status).toBe(201);
@@ -133,7 +151,12 @@ describe('billing: who spent, per-user Idempotency-Keys, paginated usage', () =>
 
     it('refuses a cursor it did not return (400) and a limit out of range', async () => {
       const org = await createBillingOrg(t, 'usage-bad', 10);
-      for (const query of ['cursor=abc', `cursor=${Buffer.from('["1","x","y"]').toString('base64url')}`, 'limit=0', 'limit=201']) {
+      for (const query of [
+        'cursor=abc',
+        `cursor=${Buffer.from('["1","x","y"]').toString('base64url')}`,
+        'limit=0',
+        'limit=201',
+      ]) {
         const res = await t.http().get(`/api/v1/billing/usage?${query}`).set('X-API-Key', org.provisioner.api_key);
         expect({ query, status: res.status }).toEqual({ query, status: 400 });
       }

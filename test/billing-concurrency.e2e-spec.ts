@@ -108,9 +108,15 @@ describeOnRealServer('billing under concurrency', ONE_SESSION, () => {
         ),
       );
       const elapsed = Date.now() - started;
-      console.log(`billing-concurrency: 10,000 charges over 64 connections in ${elapsed} ms (${Math.round(10_000_000 / elapsed)} req/s)`);
+      console.log(
+        `billing-concurrency: 10,000 charges over 64 connections in ${elapsed} ms (${Math.round(10_000_000 / elapsed)} req/s)`,
+      );
       expect(countBy(answers.map((a) => a.status))).toEqual({ 201: 5000, 402: 5000 });
-      expect(answers.filter((a) => a.status === 402).every((a) => a.body.type === 'https://provisio.dev/problems/insufficient-credits')).toBe(true);
+      expect(
+        answers
+          .filter((a) => a.status === 402)
+          .every((a) => a.body.type === 'https://provisio.dev/problems/insufficient-credits'),
+      ).toBe(true);
       expect(new Set(answers.filter((a) => a.status === 201).map((a) => a.body.id)).size).toBe(5000);
     } finally {
       http.close();
@@ -176,10 +182,10 @@ describeOnRealServer('billing under concurrency', ONE_SESSION, () => {
       );
       const statuses = countBy(answers.map((a) => a.status));
       expect(Object.keys(statuses).every((s) => ['201', '402', '422'].includes(s))).toBe(true);
-      const spent = answers
-        .filter((a) => a.status === 201)
-        .reduce((sum, a) => sum + -(a.body.delta as number), 0);
-      const [pool] = await t.app.get(DataSource).query(`SELECT balance FROM credit_pools WHERE organization_id = $1`, [org.organizationId]);
+      const spent = answers.filter((a) => a.status === 201).reduce((sum, a) => sum + -(a.body.delta as number), 0);
+      const [pool] = await t.app
+        .get(DataSource)
+        .query(`SELECT balance FROM credit_pools WHERE organization_id = $1`, [org.organizationId]);
       expect(pool.balance).toBe(1000 - spent);
       expect(pool.balance).toBeGreaterThanOrEqual(0);
       expect(pool.balance).toBeLessThan(7);

@@ -91,14 +91,24 @@ describe('billing: shared credit pools, ledger, exactly-once charges', () => {
       const ledger = await t.http().get('/api/v1/billing/ledger').set('X-API-Key', org.provisioner.api_key);
       expect(ledger.status).toBe(200);
       expect(ledger.body.next_cursor).toBeNull();
-      expect(ledger.body.data.map((e: { id: string; user_id: string; delta: number; balance_after: number }) => [e.id, e.user_id, e.delta, e.balance_after])).toEqual([
+      expect(
+        ledger.body.data.map((e: { id: string; user_id: string; delta: number; balance_after: number }) => [
+          e.id,
+          e.user_id,
+          e.delta,
+          e.balance_after,
+        ]),
+      ).toEqual([
         [b2.body.id, org.bob.id, -5, 45],
         [b1.body.id, org.bob.id, -20, 50],
         [a1.body.id, org.alice.id, -30, 70],
         [grant.body.id, operatorId, 100, 100],
       ]);
 
-      const aliceOnly = await t.http().get(`/api/v1/billing/ledger?user_id=${org.alice.id}`).set('X-API-Key', org.provisioner.api_key);
+      const aliceOnly = await t
+        .http()
+        .get(`/api/v1/billing/ledger?user_id=${org.alice.id}`)
+        .set('X-API-Key', org.provisioner.api_key);
       expect(aliceOnly.status).toBe(200);
       expect(aliceOnly.body.data).toEqual([a1.body]);
 
@@ -327,7 +337,10 @@ describe('billing: shared credit pools, ledger, exactly-once charges', () => {
       const ledger = await t.http().get('/api/v1/billing/ledger').set('X-API-Key', olga.provisioner.api_key);
       expect(ledger.status).toBe(200);
       expect(ledger.body.data).toEqual([]);
-      const filtered = await t.http().get(`/api/v1/billing/ledger?user_id=${acme.alice.id}`).set('X-API-Key', olga.provisioner.api_key);
+      const filtered = await t
+        .http()
+        .get(`/api/v1/billing/ledger?user_id=${acme.alice.id}`)
+        .set('X-API-Key', olga.provisioner.api_key);
       expect(filtered.status).toBe(200);
       expect(filtered.body.data).toEqual([]);
 
@@ -446,7 +459,12 @@ describe('billing: shared credit pools, ledger, exactly-once charges', () => {
 
       const inside = await get(`?since=${past}&until=${future}`);
       expect(inside.status).toBe(200);
-      expect(inside.body).toMatchObject({ since: past, until: future, total_units: 4, data: [{ user_id: org.alice.id, units: 4, charges: 1 }] });
+      expect(inside.body).toMatchObject({
+        since: past,
+        until: future,
+        total_units: 4,
+        data: [{ user_id: org.alice.id, units: 4, charges: 1 }],
+      });
       expect((await get(`?since=${future}`)).body).toMatchObject({ total_units: 0, data: [] });
       expect((await get(`?until=${past}`)).body).toMatchObject({ total_units: 0, data: [] });
     });

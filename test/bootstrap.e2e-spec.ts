@@ -113,54 +113,58 @@ describe('start-up refusals (real process)', () => {
     expect(run.output).not.toContain('redis-secret-pw');
   });
 
-  describeOnRealServer('with a database', 'the process needs a database of its own, which the embedded PGlite of the test run is not', () => {
-    let db: TestDatabase;
-    beforeEach(async () => {
-      db = await createTestDatabase();
-    });
-    afterEach(async () => db.drop());
+  describeOnRealServer(
+    'with a database',
+    'the process needs a database of its own, which the embedded PGlite of the test run is not',
+    () => {
+      let db: TestDatabase;
+      beforeEach(async () => {
+        db = await createTestDatabase();
+      });
+      afterEach(async () => db.drop());
 
-    it('refuses to promote an existing user named by ADMIN_EMAIL, naming ADMIN_EMAIL, and changes nothing', async () => {
-      const t = await startTestApp({}, { db });
-      const squatter = await adminCreateUser(t, { email: 'boss@squat.example', role: 'owner' });
-      await t.close();
-      const before = await withClient(db.url, (c) =>
-        c.query(`SELECT is_operator, status, role FROM users WHERE id = $1`, [squatter.id]),
-      );
+      it('refuses to promote an existing user named by ADMIN_EMAIL, naming ADMIN_EMAIL, and changes nothing', async () => {
+        const t = await startTestApp({}, { db });
+        const squatter = await adminCreateUser(t, { email: 'boss@squat.example', role: 'owner' });
+        await t.close();
+        const before = await withClient(db.url, (c) =>
+          c.query(`SELECT is_operator, status, role FROM users WHERE id = $1`, [squatter.id]),
+        );
 
-      const run = await runService(build, { DATABASE_URL: db.url, ADMIN_EMAIL: 'boss@squat.example', ADMIN_API_KEY: '' });
-      expect(run.code).toBe(1);
-      expect(run.output).toContain('ADMIN_EMAIL=boss@squat.example');
-      expect(run.output).toMatch(/refuses to promote/);
-      expect(run.output).not.toMatch(/pvk_[0-9A-Za-z]{38}/); // no key was generated for it
+        const run = await runService(build, { DATABASE_URL: db.url, ADMIN_EMAIL: 'boss@squat.example', ADMIN_API_KEY: '' });
+        expect(run.code).toBe(1);
+        expect(run.output).toContain('ADMIN_EMAIL=boss@squat.example');
+        expect(run.output).toMatch(/refuses to promote/);
+        expect(run.output).not.toMatch(/pvk_[0-9A-Za-z]{38}/); // no key was generated for it
 
-      const after = await withClient(db.url, async (c) => ({
-        user: (await c.query(`SELECT is_operator, status, role FROM users WHERE id = $1`, [squatter.id])).rows,
-        keys: (await c.query(`SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1`, [squatter.id])).rows[0].n,
-      }));
-      expect(after.user).toEqual(before.rows);
-      expect(after.user[0].is_operator).toBe(false);
-      expect(after.keys).toBe(1);
-    });
+        const after = await withClient(db.url, async (c) => ({
+          user: (await c.query(`SELECT is_operator, status, role FROM users WHERE id = $1`, [squatter.id])).rows,
+          keys: (await c.query(`SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1`, [squatter.id])).rows[0].n,
+        }));
+        expect(after.user).toEqual(before.rows);
+        expect(after.user[0].is_operator).toBe(false);
+        expect(after.keys).toBe(1);
+      });
 
-    it('refuses a revoked ADMIN_API_KEY (says so, does not print it) and leaves it revoked', async () => {
-      const key = generateApiKey();
-      const t = await startTestApp({}, { db, adminKey: key });
-      const keys = await t.http().get('/api/v1/api-keys').set('X-API-Key', key);
-      expect((await t.http().delete(`/api/v1/api-keys/${keys.body.data[0].id}`).set('X-API-Key', key)).status).toBe(204);
-      await t.close();
+      it('refuses a revoked ADMIN_API_KEY (says so, does not print it) and leaves it revoked', async () => {
+        const key = generateApiKey();
+        const t = await startTestApp({}, { db, adminKey: key });
+        const keys = await t.http().get('/api/v1/api-keys').set('X-API-Key', key);
+        expect((await t.http().delete(`/api/v1/api-keys/${keys.body.data[0].id}`).set('X-API-Key', key)).status).toBe(204);
+        await t.close();
 
-      const run = await runService(build, { DATABASE_URL: db.url, ADMIN_EMAIL: 'admin@localhost', ADMIN_API_KEY: key });
-      expect(run.code).toBe(1);
-      expect(run.output).toMatch(/ADMIN_API_KEY is a revoked key/);
-      expect(run.output).not.toContain(key);
-      expect(run.output).not.toContain(key.slice(4, 20));
+        const run = await runService(build, { DATABASE_URL: db.url, ADMIN_EMAIL: 'admin@localhost', ADMIN_API_KEY: key });
+        expect(run.code).toBe(1);
+        expect(run.output).toMatch(/ADMIN_API_KEY is a revoked key/);
+        expect(run.output).not.toContain(key);
+        expect(run.output).not.toContain(key.slice(4, 20));
 
-      const state = await withClient(db.url, (c) =>
-        c.query(`SELECT revoked_at FROM api_keys WHERE key_hash = $1`, [hashApiKey(key)]),
-      );
-      expect(state.rows).toHaveLength(1);
-      expect(state.rows[0].revoked_at).not.toBeNull();
-    });
-  });
+        const state = await withClient(db.url, (c) =>
+          c.query(`SELECT revoked_at FROM api_keys WHERE key_hash = $1`, [hashApiKey(key)]),
+        );
+        expect(state.rows).toHaveLength(1);
+        expect(state.rows[0].revoked_at).not.toBeNull();
+      });
+    },
+  );
 });

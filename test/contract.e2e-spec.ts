@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { adminCreateUser, CreatedUser, me, provisionUser, rowCounts, startTestApp, tablesContaining, TestApp } from './support/app';
+import {
+  adminCreateUser,
+  CreatedUser,
+  me,
+  provisionUser,
+  rowCounts,
+  startTestApp,
+  tablesContaining,
+  TestApp,
+} from './support/app';
 import { grantCredits } from './support/billing';
 import { createProvision, tokenOf } from './support/provisions';
 
@@ -55,7 +64,11 @@ describe('the contract (DESIGN.md), row by row', () => {
       });
       const who = await me(t, res.body.api_key);
       expect(who.status).toBe(200);
-      expect(who.body).toMatchObject({ id: res.body.id, email: 'alice+beta@orchestrator.com', organization: { domain: 'orchestrator.com' } });
+      expect(who.body).toMatchObject({
+        id: res.body.id,
+        email: 'alice+beta@orchestrator.com',
+        organization: { domain: 'orchestrator.com' },
+      });
     });
 
     it('keeps an address already on the provisioner domain as it is', async () => {
@@ -79,7 +92,11 @@ describe('the contract (DESIGN.md), row by row', () => {
     it('answers 400 for invalid, non-ASCII and 65-character local parts, and accepts 64 characters', async () => {
       for (const email of ['not-an-email', 'zoë@x.io', `${'a'.repeat(65)}@x.io`]) {
         const res = await createUser(guy.api_key, { email });
-        expect({ email, status: res.status, type: res.headers['content-type'] }).toEqual({ email, status: 400, type: expect.stringMatching(PROBLEM) });
+        expect({ email, status: res.status, type: res.headers['content-type'] }).toEqual({
+          email,
+          status: 400,
+          type: expect.stringMatching(PROBLEM),
+        });
         expect(res.body.errors).toEqual([{ field: 'email', message: expect.any(String) }]);
       }
       const ok = await createUser(guy.api_key, { email: `${'b'.repeat(64)}@x.io` });
@@ -89,14 +106,22 @@ describe('the contract (DESIGN.md), row by row', () => {
     it('refuses the provisioner flag on public mailbox domains with 422 naming the field, writing nothing, on create and on PATCH', async () => {
       const before = await rowCounts(t);
       for (const domain of ['gmail.com', 'outlook.com', 'hotmail.com', 'yahoo.com', 'icloud.com', 'proton.me']) {
-        const res = await t.http().post('/api/v1/admin/users').set('X-API-Key', t.adminKey).send({ email: `x@${domain}`, is_provisioner: true });
+        const res = await t
+          .http()
+          .post('/api/v1/admin/users')
+          .set('X-API-Key', t.adminKey)
+          .send({ email: `x@${domain}`, is_provisioner: true });
         expect({ domain, status: res.status }).toEqual({ domain, status: 422 });
         expect(res.headers['content-type']).toMatch(PROBLEM);
         expect(res.body).toMatchObject({ status: 422, errors: [{ field: 'is_provisioner', message: expect.any(String) }] });
       }
       expect(await rowCounts(t)).toEqual(before);
       const plain = await adminCreateUser(t, { email: 'someone@gmail.com' });
-      const patch = await t.http().patch(`/api/v1/admin/users/${plain.id}`).set('X-API-Key', t.adminKey).send({ is_provisioner: true });
+      const patch = await t
+        .http()
+        .patch(`/api/v1/admin/users/${plain.id}`)
+        .set('X-API-Key', t.adminKey)
+        .send({ is_provisioner: true });
       expect(patch.status).toBe(422);
     });
   });
@@ -130,7 +155,12 @@ describe('the contract (DESIGN.md), row by row', () => {
       for (const field of ['id', 'user_id', 'email', 'role', 'skip_onboarding', 'api_key', 'claim_url', 'expires_at', 'status']) {
         expect(res.body).toHaveProperty(field);
       }
-      expect(res.body).toMatchObject({ role: 'member', skip_onboarding: true, status: 'pending', api_key: expect.stringMatching(KEY) });
+      expect(res.body).toMatchObject({
+        role: 'member',
+        skip_onboarding: true,
+        status: 'pending',
+        api_key: expect.stringMatching(KEY),
+      });
       expect(res.body.email).toMatch(/^provisioned-[0-9a-z]+@orchestrator\.com$/);
       expect(res.body.claim_url).toMatch(/^http:\/\/localhost:0\/claim\/pvc_[0-9A-Za-z]{32}$/); // PUBLIC_BASE_URL default: http://localhost:$PORT
       const ttl = new Date(res.body.expires_at).getTime() - before;
@@ -178,7 +208,12 @@ describe('the contract (DESIGN.md), row by row', () => {
       expect(res.status).toBe(200);
       const who = await me(t, p.api_key);
       expect(who.status).toBe(200);
-      expect(who.body).toMatchObject({ id: p.user_id, status: 'active', external_email: 'real.person@home.org', expires_at: null });
+      expect(who.body).toMatchObject({
+        id: p.user_id,
+        status: 'active',
+        external_email: 'real.person@home.org',
+        expires_at: null,
+      });
       const again = await t.http().post(`/api/v1/claims/${token}`).send({ email: 'real.person@home.org' });
       expect(again.status).toBe(410);
       expect(again.headers['content-type']).toMatch(PROBLEM);
@@ -187,7 +222,11 @@ describe('the contract (DESIGN.md), row by row', () => {
 
     it('claims with the key of an existing active user: keys move to it, billed to the provisioning organization; the placeholder is deleted', async () => {
       const p = await createProvision(t, guy.api_key);
-      const res = await t.http().post(`/api/v1/claims/${tokenOf(p)}`).set('X-API-Key', olga.api_key).send({ email: 'olga@other-orch.io' });
+      const res = await t
+        .http()
+        .post(`/api/v1/claims/${tokenOf(p)}`)
+        .set('X-API-Key', olga.api_key)
+        .send({ email: 'olga@other-orch.io' });
       expect(res.status).toBe(200);
       const who = await me(t, p.api_key);
       expect(who.status).toBe(200);
@@ -273,10 +312,18 @@ describe('the contract (DESIGN.md), row by row', () => {
   describe('operator routes', () => {
     it('PATCH /admin/users/{id} sets is_provisioner and status; disabled keys answer 401 at once, active restores them', async () => {
       const user = await provisionUser(t, guy.api_key, 'jack@j.io');
-      const flag = await t.http().patch(`/api/v1/admin/users/${user.id}`).set('X-API-Key', t.adminKey).send({ is_provisioner: true });
+      const flag = await t
+        .http()
+        .patch(`/api/v1/admin/users/${user.id}`)
+        .set('X-API-Key', t.adminKey)
+        .send({ is_provisioner: true });
       expect(flag.status).toBe(200);
       expect(flag.body).toMatchObject({ id: user.id, is_provisioner: true });
-      const off = await t.http().patch(`/api/v1/admin/users/${user.id}`).set('X-API-Key', t.adminKey).send({ status: 'disabled' });
+      const off = await t
+        .http()
+        .patch(`/api/v1/admin/users/${user.id}`)
+        .set('X-API-Key', t.adminKey)
+        .send({ status: 'disabled' });
       expect(off.status).toBe(200);
       expect(off.body.status).toBe('disabled');
       expect((await me(t, user.api_key)).status).toBe(401);
@@ -290,14 +337,28 @@ describe('the contract (DESIGN.md), row by row', () => {
       expect(res.status).toBe(200);
       expect(res.body.next_cursor).toBeNull();
       const byDomain = (domain: string) => res.body.data.find((o: { domain: string }) => o.domain === domain);
-      expect(byDomain('other-orch.io')).toEqual({ id: olga.organization_id, domain: 'other-orch.io', balance: 77, created_at: expect.any(String) });
-      expect(byDomain('orchestrator.com')).toEqual({ id: guy.organization_id, domain: 'orchestrator.com', balance: 0, created_at: expect.any(String) });
+      expect(byDomain('other-orch.io')).toEqual({
+        id: olga.organization_id,
+        domain: 'other-orch.io',
+        balance: 77,
+        created_at: expect.any(String),
+      });
+      expect(byDomain('orchestrator.com')).toEqual({
+        id: guy.organization_id,
+        domain: 'orchestrator.com',
+        balance: 0,
+        created_at: expect.any(String),
+      });
     });
 
     it('refuses the operator routes to a provisioner with 403', async () => {
       const list = await t.http().get('/api/v1/admin/organizations').set('X-API-Key', guy.api_key);
       const create = await t.http().post('/api/v1/admin/users').set('X-API-Key', guy.api_key).send({ email: 'x@y.com' });
-      const patch = await t.http().patch(`/api/v1/admin/users/${guy.id}`).set('X-API-Key', guy.api_key).send({ status: 'disabled' });
+      const patch = await t
+        .http()
+        .patch(`/api/v1/admin/users/${guy.id}`)
+        .set('X-API-Key', guy.api_key)
+        .send({ status: 'disabled' });
       expect([list.status, create.status, patch.status]).toEqual([403, 403, 403]);
       for (const res of [list, create, patch]) expect(res.headers['content-type']).toMatch(PROBLEM);
     });
@@ -401,7 +462,9 @@ describe('ADMIN_API_KEY: start-up makes that exact key an operator key, whatever
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
     );
     for (const { table_name } of tables) {
-      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM "${table_name}" x WHERE strpos(x::text, $1) > 0`, [chosen.slice(0, 16)]);
+      const [{ n }] = await ds.query(`SELECT count(*)::int AS n FROM "${table_name}" x WHERE strpos(x::text, $1) > 0`, [
+        chosen.slice(0, 16),
+      ]);
       expect({ table_name, n }).toEqual({ table_name, n: 0 });
     }
   });

@@ -72,11 +72,15 @@ describe('core service: operators, provisioners and API-only users', () => {
       const alienKeys = await t.http().get('/api/v1/api-keys').set('X-API-Key', alien.api_key);
       const alienKeyId = alienKeys.body.data[0].id;
       expect((await t.http().delete(`/api/v1/api-keys/${alienKeyId}`).set('X-API-Key', provisioner.api_key)).status).toBe(404);
-      expect((await t.http().post(`/api/v1/api-keys/${alienKeyId}/rotate`).set('X-API-Key', provisioner.api_key)).status).toBe(404);
+      expect((await t.http().post(`/api/v1/api-keys/${alienKeyId}/rotate`).set('X-API-Key', provisioner.api_key)).status).toBe(
+        404,
+      );
       const list = await asGuy(t.http().get('/api/v1/users?limit=200'));
       expect(list.status).toBe(200);
       expect(list.body.data.map((u: { id: string }) => u.id)).not.toContain(alien.id);
-      expect(list.body.data.every((u: { organization_id: string }) => u.organization_id === provisioner.organization_id)).toBe(true);
+      expect(list.body.data.every((u: { organization_id: string }) => u.organization_id === provisioner.organization_id)).toBe(
+        true,
+      );
       // The alien key still works: nothing above touched it.
       expect((await me(t, alien.api_key)).status).toBe(200);
     });
@@ -93,7 +97,10 @@ describe('core service: operators, provisioners and API-only users', () => {
       const extra = await t.http().post('/api/v1/api-keys').set('X-API-Key', user.api_key).send({});
       expect(extra.status).toBe(201);
       for (const key of [t.adminKey, provisioner.api_key, user.api_key, extra.body.api_key]) {
-        expect({ secret: key.slice(12), tables: await tablesContaining(t, key.slice(12)) }).toEqual({ secret: key.slice(12), tables: [] });
+        expect({ secret: key.slice(12), tables: await tablesContaining(t, key.slice(12)) }).toEqual({
+          secret: key.slice(12),
+          tables: [],
+        });
       }
     });
   });

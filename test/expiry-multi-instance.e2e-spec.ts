@@ -7,7 +7,8 @@ import { waitFor } from './support/wait';
 
 const PROVISIONS = 2000;
 
-const ONE_SESSION = 'the embedded PGlite serves every connection from one backend session, so two instances cannot share the sweep';
+const ONE_SESSION =
+  'the embedded PGlite serves every connection from one backend session, so two instances cannot share the sweep';
 
 describeOnRealServer('expiry job with two instances on one database', ONE_SESSION, () => {
   let db: TestDatabase;

@@ -41,20 +41,116 @@ const IDEM = { 'Idempotency-Key': 'fuzz-key-1' };
 const cursorOf = (values: unknown) => Buffer.from(JSON.stringify(values), 'utf8').toString('base64url');
 
 /** Bodies that are wrong whatever the route expects. */
-const bodyShapes = (prefix: string, method: Case['method'], path: Case['path'], who: Who, headers?: Record<string, string>): Case[] => [
-  { name: `${prefix}: malformed JSON`, method, path, who, headers, raw: '{"email": ', contentType: 'application/json', status: 400 },
-  { name: `${prefix}: empty body with a JSON content type`, method, path, who, headers, raw: '', contentType: 'application/json', status: 400 },
-  { name: `${prefix}: a JSON array`, method, path, who, headers, raw: '[{"email":"a@b.com"}]', contentType: 'application/json', status: 400 },
+const bodyShapes = (
+  prefix: string,
+  method: Case['method'],
+  path: Case['path'],
+  who: Who,
+  headers?: Record<string, string>,
+): Case[] => [
+  {
+    name: `${prefix}: malformed JSON`,
+    method,
+    path,
+    who,
+    headers,
+    raw: '{"email": ',
+    contentType: 'application/json',
+    status: 400,
+  },
+  {
+    name: `${prefix}: empty body with a JSON content type`,
+    method,
+    path,
+    who,
+    headers,
+    raw: '',
+    contentType: 'application/json',
+    status: 400,
+  },
+  {
+    name: `${prefix}: a JSON array`,
+    method,
+    path,
+    who,
+    headers,
+    raw: '[{"email":"a@b.com"}]',
+    contentType: 'application/json',
+    status: 400,
+  },
   { name: `${prefix}: JSON null`, method, path, who, headers, raw: 'null', contentType: 'application/json', status: 400 },
-  { name: `${prefix}: a JSON string`, method, path, who, headers, raw: '"a@b.com"', contentType: 'application/json', status: 400 },
+  {
+    name: `${prefix}: a JSON string`,
+    method,
+    path,
+    who,
+    headers,
+    raw: '"a@b.com"',
+    contentType: 'application/json',
+    status: 400,
+  },
   { name: `${prefix}: a JSON number`, method, path, who, headers, raw: '12', contentType: 'application/json', status: 400 },
-  { name: `${prefix}: __proto__ pollution`, method, path, who, headers, raw: '{"__proto__":{"is_operator":true}}', contentType: 'application/json', status: 400 },
-  { name: `${prefix}: a form body`, method, path, who, headers, raw: 'email=a%40b.com&units=1&amount=1&domain=b.com', contentType: 'application/x-www-form-urlencoded', status: 415 },
-  { name: `${prefix}: a text/plain body`, method, path, who, headers, raw: '{"email":"a@b.com","units":1}', contentType: 'text/plain', status: 415 },
-  { name: `${prefix}: an XML body`, method, path, who, headers, raw: '<email>a@b.com</email>', contentType: 'application/xml', status: 415 },
+  {
+    name: `${prefix}: __proto__ pollution`,
+    method,
+    path,
+    who,
+    headers,
+    raw: '{"__proto__":{"is_operator":true}}',
+    contentType: 'application/json',
+    status: 400,
+  },
+  {
+    name: `${prefix}: a form body`,
+    method,
+    path,
+    who,
+    headers,
+    raw: 'email=a%40b.com&units=1&amount=1&domain=b.com',
+    contentType: 'application/x-www-form-urlencoded',
+    status: 415,
+  },
+  {
+    name: `${prefix}: a text/plain body`,
+    method,
+    path,
+    who,
+    headers,
+    raw: '{"email":"a@b.com","units":1}',
+    contentType: 'text/plain',
+    status: 415,
+  },
+  {
+    name: `${prefix}: an XML body`,
+    method,
+    path,
+    who,
+    headers,
+    raw: '<email>a@b.com</email>',
+    contentType: 'application/xml',
+    status: 415,
+  },
   { name: `${prefix}: an unknown field`, method, path, who, headers, body: { surprise: true }, status: 400 },
-  { name: `${prefix}: arrays nested 5,000 deep`, method, path, who, headers, raw: `{"email":${'['.repeat(5000)}${']'.repeat(5000)}}`, contentType: 'application/json', status: 400 },
-  { name: `${prefix}: objects nested 9,000 deep`, method, path, who, headers, raw: `${'{"a":'.repeat(9000)}1${'}'.repeat(9000)}`, contentType: 'application/json', status: 400 },
+  {
+    name: `${prefix}: arrays nested 5,000 deep`,
+    method,
+    path,
+    who,
+    headers,
+    raw: `{"email":${'['.repeat(5000)}${']'.repeat(5000)}}`,
+    contentType: 'application/json',
+    status: 400,
+  },
+  {
+    name: `${prefix}: objects nested 9,000 deep`,
+    method,
+    path,
+    who,
+    headers,
+    raw: `${'{"a":'.repeat(9000)}1${'}'.repeat(9000)}`,
+    contentType: 'application/json',
+    status: 400,
+  },
 ];
 
 const emailCases = (prefix: string, method: Case['method'], path: Case['path'], who: Who, extra: object = {}): Case[] =>
@@ -85,7 +181,14 @@ const idPathCases = (prefix: string, method: Case['method'], base: string, who: 
     ['bad percent-encoding', '%E0%A4%A', 400],
     ['an over-long id (Fastify: 414 past 100 characters)', 'a'.repeat(300), 414],
     ['an unknown UUID', UUID_UNKNOWN, 404],
-  ].map(([what, id, status]) => ({ name: `${prefix}: id ${what}`, method, path: `${base}/${id}${suffix}`, who, body, status: status as number }));
+  ].map(([what, id, status]) => ({
+    name: `${prefix}: id ${what}`,
+    method,
+    path: `${base}/${id}${suffix}`,
+    who,
+    body,
+    status: status as number,
+  }));
 
 const listQueryCases = (prefix: string, path: string, who: Who): Case[] =>
   [
@@ -116,8 +219,23 @@ const CASES: Case[] = [
   ...bodyShapes('create-user', 'post', '/api/v1/admin/create-user', 'provisioner'),
   ...emailCases('create-user', 'post', '/api/v1/admin/create-user', 'provisioner'),
   { name: 'create-user: no body at all', method: 'post', path: '/api/v1/admin/create-user', who: 'provisioner', status: 400 },
-  { name: 'create-user: an empty object', method: 'post', path: '/api/v1/admin/create-user', who: 'provisioner', body: {}, status: 400 },
-  { name: 'create-user: a malformed Idempotency-Key', method: 'post', path: '/api/v1/admin/create-user', who: 'provisioner', body: { email: 'x@y.io' }, headers: { 'Idempotency-Key': ' ' }, status: 400 },
+  {
+    name: 'create-user: an empty object',
+    method: 'post',
+    path: '/api/v1/admin/create-user',
+    who: 'provisioner',
+    body: {},
+    status: 400,
+  },
+  {
+    name: 'create-user: a malformed Idempotency-Key',
+    method: 'post',
+    path: '/api/v1/admin/create-user',
+    who: 'provisioner',
+    body: { email: 'x@y.io' },
+    headers: { 'Idempotency-Key': ' ' },
+    status: 400,
+  },
 
   // POST /api/v1/provisions
   ...bodyShapes('provisions', 'post', '/api/v1/provisions', 'provisioner'),
@@ -131,12 +249,31 @@ const CASES: Case[] = [
     ['skip_onboarding a string', { skip_onboarding: 'true' }],
     ['skip_onboarding a number', { skip_onboarding: 1 }],
     ['skip_onboarding null', { skip_onboarding: null }],
-  ].map(([what, body]) => ({ name: `provisions: ${what}`, method: 'post' as const, path: '/api/v1/provisions', who: 'provisioner' as Who, body, status: 400 })),
+  ].map(([what, body]) => ({
+    name: `provisions: ${what}`,
+    method: 'post' as const,
+    path: '/api/v1/provisions',
+    who: 'provisioner' as Who,
+    body,
+    status: 400,
+  })),
 
   // GET /api/v1/provisions, /{id}; DELETE /{id}
   ...listQueryCases('list provisions', '/api/v1/provisions', 'provisioner'),
-  { name: 'list provisions: unknown status', method: 'get', path: '/api/v1/provisions?status=active', who: 'provisioner', status: 400 },
-  { name: 'list provisions: status twice', method: 'get', path: '/api/v1/provisions?status=pending&status=claimed', who: 'provisioner', status: 400 },
+  {
+    name: 'list provisions: unknown status',
+    method: 'get',
+    path: '/api/v1/provisions?status=active',
+    who: 'provisioner',
+    status: 400,
+  },
+  {
+    name: 'list provisions: status twice',
+    method: 'get',
+    path: '/api/v1/provisions?status=pending&status=claimed',
+    who: 'provisioner',
+    status: 400,
+  },
   ...idPathCases('get provision', 'get', '/api/v1/provisions', 'provisioner'),
   ...idPathCases('cancel provision', 'delete', '/api/v1/provisions', 'provisioner'),
 
@@ -144,16 +281,56 @@ const CASES: Case[] = [
   { name: 'preview: unknown token', method: 'get', path: `/api/v1/claims/pvc_${'A'.repeat(32)}`, who: 'none', status: 404 },
   { name: 'preview: malformed token', method: 'get', path: '/api/v1/claims/not-a-token', who: 'none', status: 404 },
   { name: 'preview: over-long token', method: 'get', path: `/api/v1/claims/pvc_${'A'.repeat(3000)}`, who: 'none', status: 414 },
-  { name: 'preview: token of 60 characters', method: 'get', path: `/api/v1/claims/pvc_${'A'.repeat(56)}`, who: 'none', status: 404 },
+  {
+    name: 'preview: token of 60 characters',
+    method: 'get',
+    path: `/api/v1/claims/pvc_${'A'.repeat(56)}`,
+    who: 'none',
+    status: 404,
+  },
   { name: 'preview: a short token', method: 'get', path: '/api/v1/claims/pvc_short', who: 'none', status: 404 },
-  { name: 'preview: an API key in place of a token', method: 'get', path: `/api/v1/claims/pvk_${'a'.repeat(32)}`, who: 'none', status: 404 },
-  { name: 'claim: unknown token', method: 'post', path: `/api/v1/claims/pvc_${'A'.repeat(32)}`, who: 'none', body: { email: 'a@b.com' }, status: 404 },
-  { name: 'claim: an API key in place of a token', method: 'post', path: `/api/v1/claims/pvk_${'a'.repeat(32)}`, who: 'none', body: { email: 'a@b.com' }, status: 404 },
+  {
+    name: 'preview: an API key in place of a token',
+    method: 'get',
+    path: `/api/v1/claims/pvk_${'a'.repeat(32)}`,
+    who: 'none',
+    status: 404,
+  },
+  {
+    name: 'claim: unknown token',
+    method: 'post',
+    path: `/api/v1/claims/pvc_${'A'.repeat(32)}`,
+    who: 'none',
+    body: { email: 'a@b.com' },
+    status: 404,
+  },
+  {
+    name: 'claim: an API key in place of a token',
+    method: 'post',
+    path: `/api/v1/claims/pvk_${'a'.repeat(32)}`,
+    who: 'none',
+    body: { email: 'a@b.com' },
+    status: 404,
+  },
   ...bodyShapes('claim', 'post', (c) => `/api/v1/claims/${c.token}`, 'none'),
   ...emailCases('claim', 'post', (c) => `/api/v1/claims/${c.token}`, 'none'),
   { name: 'claim: no body at all', method: 'post', path: (c) => `/api/v1/claims/${c.token}`, who: 'none', status: 400 },
-  { name: 'claim: a malformed X-API-Key', method: 'post', path: (c) => `/api/v1/claims/${c.token}`, who: 'none', headers: { 'X-API-Key': 'pvk_nope' }, body: { email: 'a@b.com' }, status: 401 },
-  { name: 'claim page: unknown token (HTML is fine, but never 5xx)', method: 'get', path: `/claim/pvc_${'A'.repeat(32)}`, who: 'none', status: 404 },
+  {
+    name: 'claim: a malformed X-API-Key',
+    method: 'post',
+    path: (c) => `/api/v1/claims/${c.token}`,
+    who: 'none',
+    headers: { 'X-API-Key': 'pvk_nope' },
+    body: { email: 'a@b.com' },
+    status: 401,
+  },
+  {
+    name: 'claim page: unknown token (HTML is fine, but never 5xx)',
+    method: 'get',
+    path: `/claim/pvc_${'A'.repeat(32)}`,
+    who: 'none',
+    status: 404,
+  },
 
   // GET /api/v1/users, /{id}; DELETE /{id}
   ...listQueryCases('list users', '/api/v1/users', 'provisioner'),
@@ -173,12 +350,41 @@ const CASES: Case[] = [
     ['user_id not a UUID', { user_id: 'me' }],
     ['user_id a number', { user_id: 7 }],
     ['user_id null', { user_id: null }],
-  ].map(([what, body]) => ({ name: `create key: ${what}`, method: 'post' as const, path: '/api/v1/api-keys', who: 'provisioner' as Who, body, status: 400 })),
-  { name: 'create key: user_id of nobody', method: 'post', path: '/api/v1/api-keys', who: 'provisioner', body: { user_id: UUID_UNKNOWN }, status: 404 },
-  { name: 'create key: a member for another user', method: 'post', path: '/api/v1/api-keys', who: 'member', body: { user_id: UUID_UNKNOWN }, status: 403 },
+  ].map(([what, body]) => ({
+    name: `create key: ${what}`,
+    method: 'post' as const,
+    path: '/api/v1/api-keys',
+    who: 'provisioner' as Who,
+    body,
+    status: 400,
+  })),
+  {
+    name: 'create key: user_id of nobody',
+    method: 'post',
+    path: '/api/v1/api-keys',
+    who: 'provisioner',
+    body: { user_id: UUID_UNKNOWN },
+    status: 404,
+  },
+  {
+    name: 'create key: a member for another user',
+    method: 'post',
+    path: '/api/v1/api-keys',
+    who: 'member',
+    body: { user_id: UUID_UNKNOWN },
+    status: 403,
+  },
   ...idPathCases('revoke key', 'delete', '/api/v1/api-keys', 'provisioner'),
   ...idPathCases('rotate key', 'post', '/api/v1/api-keys', 'provisioner', '/rotate'),
-  { name: 'rotate key: malformed JSON body', method: 'post', path: (c) => `/api/v1/api-keys/${c.memberKeyId}/rotate`, who: 'member', raw: '{', contentType: 'application/json', status: 400 },
+  {
+    name: 'rotate key: malformed JSON body',
+    method: 'post',
+    path: (c) => `/api/v1/api-keys/${c.memberKeyId}/rotate`,
+    who: 'member',
+    raw: '{',
+    contentType: 'application/json',
+    status: 400,
+  },
 
   // POST /api/v1/billing/charges
   ...bodyShapes('charge', 'post', '/api/v1/billing/charges', 'member', IDEM),
@@ -200,11 +406,25 @@ const CASES: Case[] = [
     ['description of 501 characters', { units: 1, description: 'd'.repeat(501) }],
     ['description over-long', { units: 1, description: LONG }],
     ['description with NUL', { units: 1, description: 'a\u0000b' }],
-  ].map(([what, body]) => ({ name: `charge: ${what}`, method: 'post' as const, path: '/api/v1/billing/charges', who: 'member' as Who, body, headers: IDEM, status: 400 })),
+  ].map(([what, body]) => ({
+    name: `charge: ${what}`,
+    method: 'post' as const,
+    path: '/api/v1/billing/charges',
+    who: 'member' as Who,
+    body,
+    headers: IDEM,
+    status: 400,
+  })),
 
   // GET /api/v1/billing/ledger, /usage, /balance
   ...listQueryCases('ledger', '/api/v1/billing/ledger', 'provisioner'),
-  { name: 'ledger: user_id not a UUID', method: 'get', path: '/api/v1/billing/ledger?user_id=x', who: 'provisioner', status: 400 },
+  {
+    name: 'ledger: user_id not a UUID',
+    method: 'get',
+    path: '/api/v1/billing/ledger?user_id=x',
+    who: 'provisioner',
+    status: 400,
+  },
   ...[
     ['since not a date', 'since=yesterday'],
     ['until not a date', 'until=2026-13-01T00:00:00Z'],
@@ -216,7 +436,13 @@ const CASES: Case[] = [
     ['until before the year 1 in UTC', 'until=0001-01-01T00:00:00%2B14:00'],
     ['since twice', 'since=2026-01-01T00:00:00Z&since=2026-01-02T00:00:00Z'],
     ['an unknown parameter', 'from=2026-01-01'],
-  ].map(([what, query]) => ({ name: `usage: ${what}`, method: 'get' as const, path: `/api/v1/billing/usage?${query}`, who: 'provisioner' as Who, status: 400 })),
+  ].map(([what, query]) => ({
+    name: `usage: ${what}`,
+    method: 'get' as const,
+    path: `/api/v1/billing/usage?${query}`,
+    who: 'provisioner' as Who,
+    status: 400,
+  })),
 
   // POST /api/v1/admin/credits
   ...bodyShapes('credits', 'post', '/api/v1/admin/credits', 'operator', IDEM),
@@ -241,7 +467,15 @@ const CASES: Case[] = [
     ['reason of 501 characters', { domain: 'fuzz.example', amount: 1, reason: 'r'.repeat(501) }],
     ['reason over-long', { domain: 'fuzz.example', amount: 1, reason: LONG }],
     ['reason with NUL', { domain: 'fuzz.example', amount: 1, reason: 'a\u0000b' }],
-  ].map(([what, body]) => ({ name: `credits: ${what}`, method: 'post' as const, path: '/api/v1/admin/credits', who: 'operator' as Who, body, headers: IDEM, status: 400 })),
+  ].map(([what, body]) => ({
+    name: `credits: ${what}`,
+    method: 'post' as const,
+    path: '/api/v1/admin/credits',
+    who: 'operator' as Who,
+    body,
+    headers: IDEM,
+    status: 400,
+  })),
 
   // POST /api/v1/admin/users
   ...bodyShapes('admin create user', 'post', '/api/v1/admin/users', 'operator'),
@@ -252,7 +486,14 @@ const CASES: Case[] = [
     ['role unknown', { email: 'n@new.example', role: 'god' }],
     ['role null', { email: 'n@new.example', role: null }],
     ['is_operator (not settable)', { email: 'n@new.example', is_operator: true }],
-  ].map(([what, body]) => ({ name: `admin create user: ${what}`, method: 'post' as const, path: '/api/v1/admin/users', who: 'operator' as Who, body, status: 400 })),
+  ].map(([what, body]) => ({
+    name: `admin create user: ${what}`,
+    method: 'post' as const,
+    path: '/api/v1/admin/users',
+    who: 'operator' as Who,
+    body,
+    status: 400,
+  })),
 
   // PATCH /api/v1/admin/users/{id}
   ...bodyShapes('admin patch user', 'patch', (c) => `/api/v1/admin/users/${c.member.id}`, 'operator'),
@@ -265,14 +506,28 @@ const CASES: Case[] = [
     ['status unknown', { status: 'deleted' }],
     ['role (not settable)', { role: 'owner' }],
     ['email (not settable)', { email: 'x@y.io' }],
-  ].map(([what, body]) => ({ name: `admin patch user: ${what}`, method: 'patch' as const, path: (c: Ctx) => `/api/v1/admin/users/${c.member.id}`, who: 'operator' as Who, body, status: 400 })),
+  ].map(([what, body]) => ({
+    name: `admin patch user: ${what}`,
+    method: 'patch' as const,
+    path: (c: Ctx) => `/api/v1/admin/users/${c.member.id}`,
+    who: 'operator' as Who,
+    body,
+    status: 400,
+  })),
   ...idPathCases('admin patch user', 'patch', '/api/v1/admin/users', 'operator', '', { status: 'disabled' }),
 
   // GET /api/v1/admin/organizations
   ...listQueryCases('organizations', '/api/v1/admin/organizations', 'operator'),
 
   // A body over BODY_LIMIT_BYTES
-  { name: 'create-user: a body over the limit (413)', method: 'post', path: '/api/v1/admin/create-user', who: 'provisioner', body: { email: 'a@b.com', pad: 'p'.repeat(70_000) }, status: 413 },
+  {
+    name: 'create-user: a body over the limit (413)',
+    method: 'post',
+    path: '/api/v1/admin/create-user',
+    who: 'provisioner',
+    body: { email: 'a@b.com', pad: 'p'.repeat(70_000) },
+    status: 413,
+  },
 ];
 
 describe('bad input: every route answers 4xx problem details and changes nothing', () => {
@@ -292,7 +547,9 @@ describe('bad input: every route answers 4xx problem details and changes nothing
     const row = `(to_jsonb(x) - 'last_used_at')::text`;
     const rows: { t: string; d: string }[] = await dataSource.query(
       Object.keys(counts)
-        .map((table) => `SELECT '${table}' AS t, md5(coalesce(string_agg(${row}, ',' ORDER BY ${row}), '')) AS d FROM "${table}" x`)
+        .map(
+          (table) => `SELECT '${table}' AS t, md5(coalesce(string_agg(${row}, ',' ORDER BY ${row}), '')) AS d FROM "${table}" x`,
+        )
         .join(' UNION ALL '),
     );
     for (const row of rows) digests[row.t] = row.d;
@@ -336,7 +593,12 @@ describe('bad input: every route answers 4xx problem details and changes nothing
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
       const problem = JSON.parse(res.text);
       expect(problem).toEqual(
-        expect.objectContaining({ type: expect.any(String), title: expect.any(String), status: res.status, detail: expect.any(String) }),
+        expect.objectContaining({
+          type: expect.any(String),
+          title: expect.any(String),
+          status: res.status,
+          detail: expect.any(String),
+        }),
       );
       if (res.status === 400) expect(problem.title).toBe('Bad Request');
       if (String(problem.type).endsWith('/validation-failed')) {

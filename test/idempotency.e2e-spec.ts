@@ -32,11 +32,12 @@ describe('IdempotencyService (common/idempotency)', () => {
   const domainExists = async (domain: string) =>
     (await ds.query(`SELECT 1 FROM organizations WHERE domain = $1`, [domain])).length === 1;
   const storedKey = async (key: string) =>
-    (await ds.query(`SELECT status, response_status FROM idempotency_keys WHERE organization_id = $1 AND user_id = $2 AND key = $3`, [
-      scope.organizationId,
-      scope.userId,
-      key,
-    ]))[0];
+    (
+      await ds.query(
+        `SELECT status, response_status FROM idempotency_keys WHERE organization_id = $1 AND user_id = $2 AND key = $3`,
+        [scope.organizationId, scope.userId, key],
+      )
+    )[0];
 
   it('runs the work once and replays its result for the same request', async () => {
     const key = randomUUID();

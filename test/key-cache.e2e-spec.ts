@@ -89,8 +89,7 @@ describe('key verification cache', () => {
     it('operator grants the provisioner flag: the cached principal gains it at once', async () => {
       const owner = await adminCreateUser(t, { email: 'boss@flag-change.io' });
       await useUntilCached(t, owner.api_key);
-      const create = () =>
-        t.http().post('/api/v1/admin/create-user').set('X-API-Key', owner.api_key).send({ email: 'e@e.com' });
+      const create = () => t.http().post('/api/v1/admin/create-user').set('X-API-Key', owner.api_key).send({ email: 'e@e.com' });
       expect((await create()).status).toBe(403);
       const patch = await t
         .http()
@@ -101,7 +100,7 @@ describe('key verification cache', () => {
       expect((await create()).status).toBe(201);
     });
 
-    it('cancel: the provision\'s key is refused at once', async () => {
+    it("cancel: the provision's key is refused at once", async () => {
       const provision = await createProvision(t, provisioner.api_key);
       await useUntilCached(t, provision.api_key);
       const del = await t.http().delete(`/api/v1/provisions/${provision.id}`).set('X-API-Key', provisioner.api_key);
@@ -114,11 +113,19 @@ describe('key verification cache', () => {
       await useUntilCached(t, provision.api_key);
       const before = await me(t, provision.api_key);
       expect(before.body).toMatchObject({ status: 'pending_claim', expires_at: provision.expires_at });
-      const claim = await t.http().post(`/api/v1/claims/${tokenOf(provision)}`).send({ email: 'real@person.example' });
+      const claim = await t
+        .http()
+        .post(`/api/v1/claims/${tokenOf(provision)}`)
+        .send({ email: 'real@person.example' });
       expect(claim.status).toBe(200);
       const after = await me(t, provision.api_key);
       expect(after.status).toBe(200);
-      expect(after.body).toMatchObject({ id: provision.user_id, status: 'active', expires_at: null, external_email: 'real@person.example' });
+      expect(after.body).toMatchObject({
+        id: provision.user_id,
+        status: 'active',
+        expires_at: null,
+        external_email: 'real@person.example',
+      });
     });
 
     it("claim into an existing account: the placeholder's key answers as the new user on the next request", async () => {
@@ -313,10 +320,12 @@ describe('key verification cache', () => {
       const user = await provisionUser(a, prov.api_key, 'victim2@x.com');
       const dbName = new URL(a.db.url).pathname.slice(1);
       const connects = [a, b].map((app) => app.app.get(ApiKeyCache).stats().listenerConnects);
-      const killed: unknown[] = await a.app.get(DataSource).query(
-        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = $2`,
-        [KEY_CACHE_LISTENER_APPLICATION_NAME, dbName],
-      );
+      const killed: unknown[] = await a.app
+        .get(DataSource)
+        .query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = $2`, [
+          KEY_CACHE_LISTENER_APPLICATION_NAME,
+          dbName,
+        ]);
       expect(killed.length).toBe(2);
       await waitFor('both instances to reconnect their listeners', () =>
         [a, b].every((app, i) => app.app.get(ApiKeyCache).stats().listenerConnects > connects[i] && listening(app)),

@@ -35,7 +35,9 @@ describe('migrations 1795500310000 (per-user Idempotency-Keys) and 1795500320000
       `INSERT INTO users (email, organization_id, provisioned_by) VALUES ('made@legacy.example', $1, $2) RETURNING id`,
       [org.id, guy.id],
     );
-    const [gone] = await ds.query(`INSERT INTO users (email, organization_id) VALUES ('gone@legacy.example', $1) RETURNING id`, [org.id]);
+    const [gone] = await ds.query(`INSERT INTO users (email, organization_id) VALUES ('gone@legacy.example', $1) RETURNING id`, [
+      org.id,
+    ]);
     const [grant] = await ds.query(
       `INSERT INTO credit_ledger_entries (organization_id, user_id, delta, reason, balance_after) VALUES ($1, $2, 100, 'grant', 100) RETURNING id`,
       [org.id, guy.id],
@@ -79,7 +81,9 @@ describe('migrations 1795500310000 (per-user Idempotency-Keys) and 1795500320000
     );
     expect(pk.def).toBe('PRIMARY KEY (organization_id, user_id, key)');
 
-    const entries = await ds.query(`SELECT id, user_id, user_email FROM credit_ledger_entries ORDER BY balance_after DESC, delta DESC`);
+    const entries = await ds.query(
+      `SELECT id, user_id, user_email FROM credit_ledger_entries ORDER BY balance_after DESC, delta DESC`,
+    );
     expect(entries).toEqual(
       expect.arrayContaining([
         { id: grant.id, user_id: guy.id, user_email: 'guy@legacy.example' },
@@ -102,11 +106,17 @@ describe('migrations 1795500310000 (per-user Idempotency-Keys) and 1795500320000
     // And down again (with any later migration first): the previous schema comes back.
     const applied = async () =>
       ((await ds.query(`SELECT name FROM typeorm_migrations`)) as { name: string }[]).map((row) => row.name);
-    for (let undone = 0; undone < MIGRATIONS.length && (await applied()).includes('IdempotencyKeysPerUser1795500310000'); undone++) {
+    for (
+      let undone = 0;
+      undone < MIGRATIONS.length && (await applied()).includes('IdempotencyKeysPerUser1795500310000');
+      undone++
+    ) {
       await ds.undoLastMigration();
     }
     expect(await applied()).not.toContain('IdempotencyKeysPerUser1795500310000');
-    const [oldPk] = await ds.query(`SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'pk_idempotency_keys'`);
+    const [oldPk] = await ds.query(
+      `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'pk_idempotency_keys'`,
+    );
     expect(oldPk.def).toBe('PRIMARY KEY (organization_id, key)');
   });
 });

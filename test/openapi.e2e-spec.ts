@@ -63,17 +63,20 @@ describe('OpenAPI document', () => {
     expect(res.text).toContain('swagger');
   });
 
-  it.each(CONTRACT_ROUTES)('documents $method $path with a success and a problem response', ({ method, path, public: isPublic }) => {
-    const operation = doc.paths[path]?.[method];
-    expect(operation).toBeDefined();
-    const statuses = Object.keys(operation.responses);
-    expect(statuses.some((s) => s.startsWith('2'))).toBe(true);
-    expect(statuses.filter((s) => /^[45]/.test(s)).length).toBeGreaterThan(0);
-    if (!isPublic) {
-      expect(operation.security).toEqual(expect.arrayContaining([{ api_key: [] }]));
-      expect(statuses).toContain('401');
-    }
-  });
+  it.each(CONTRACT_ROUTES)(
+    'documents $method $path with a success and a problem response',
+    ({ method, path, public: isPublic }) => {
+      const operation = doc.paths[path]?.[method];
+      expect(operation).toBeDefined();
+      const statuses = Object.keys(operation.responses);
+      expect(statuses.some((s) => s.startsWith('2'))).toBe(true);
+      expect(statuses.filter((s) => /^[45]/.test(s)).length).toBeGreaterThan(0);
+      if (!isPublic) {
+        expect(operation.security).toEqual(expect.arrayContaining([{ api_key: [] }]));
+        expect(statuses).toContain('401');
+      }
+    },
+  );
 
   it('documents every error response of every route as a ProblemDto, in application/json and application/problem+json', () => {
     for (const [path, item] of Object.entries(doc.paths)) {
@@ -84,7 +87,10 @@ describe('OpenAPI document', () => {
           if (!/^[45]/.test(status)) continue;
           const route = `${method} ${path} ${status}`;
           const refs = ['application/json', 'application/problem+json'].map((type) => response.content?.[type]?.schema?.$ref);
-          expect({ route, refs }).toEqual({ route, refs: ['#/components/schemas/ProblemDto', '#/components/schemas/ProblemDto'] });
+          expect({ route, refs }).toEqual({
+            route,
+            refs: ['#/components/schemas/ProblemDto', '#/components/schemas/ProblemDto'],
+          });
         }
       }
     }
@@ -104,7 +110,13 @@ describe('OpenAPI document', () => {
   });
 
   it('documents limit and cursor on every list route', () => {
-    for (const path of ['/api/v1/users', '/api/v1/provisions', '/api/v1/api-keys', '/api/v1/billing/ledger', '/api/v1/admin/organizations']) {
+    for (const path of [
+      '/api/v1/users',
+      '/api/v1/provisions',
+      '/api/v1/api-keys',
+      '/api/v1/billing/ledger',
+      '/api/v1/admin/organizations',
+    ]) {
       const names = (doc.paths[path].get.parameters ?? []).map((p) => p.name);
       expect({ path, names }).toEqual({ path, names: expect.arrayContaining(['limit', 'cursor']) });
     }

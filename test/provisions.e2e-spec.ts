@@ -2,7 +2,16 @@ import { DataSource } from 'typeorm';
 import { generateApiKey } from '../src/api-keys/api-key-format';
 import { generateClaimToken } from '../src/provisioning/claim-token';
 import { ExpiryJob } from '../src/provisioning/expiry.job';
-import { adminCreateUser, CreatedUser, me, provisionUser, rowCounts, startTestApp, tablesContaining, TestApp } from './support/app';
+import {
+  adminCreateUser,
+  CreatedUser,
+  me,
+  provisionUser,
+  rowCounts,
+  startTestApp,
+  tablesContaining,
+  TestApp,
+} from './support/app';
 import { createProvision, tokenOf } from './support/provisions';
 import { sleep, waitFor } from './support/wait';
 
@@ -77,7 +86,12 @@ describe('claimable provisions and claims', () => {
       const token = tokenOf(p);
       const shown = await preview(token);
       expect(shown.status).toBe(200);
-      expect(shown.body).toEqual({ organization: 'orchestrator.com', role: 'member', expires_at: p.expires_at, status: 'pending' });
+      expect(shown.body).toEqual({
+        organization: 'orchestrator.com',
+        role: 'member',
+        expires_at: p.expires_at,
+        status: 'pending',
+      });
 
       const claimed = await claim(token, { email: 'Alice@Alice-Startup.com' });
       expect(claimed.status).toBe(200);
@@ -93,7 +107,12 @@ describe('claimable provisions and claims', () => {
 
       const after = await me(t, p.api_key);
       expect(after.status).toBe(200);
-      expect(after.body).toMatchObject({ id: p.user_id, status: 'active', external_email: 'Alice@Alice-Startup.com', expires_at: null });
+      expect(after.body).toMatchObject({
+        id: p.user_id,
+        status: 'active',
+        external_email: 'Alice@Alice-Startup.com',
+        expires_at: null,
+      });
 
       const got = await getProvision(p.id);
       expect(got.status).toBe(200);

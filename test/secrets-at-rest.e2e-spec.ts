@@ -40,11 +40,19 @@ describeOnRealServer('secrets at rest: pg_dump after a walk-through', "the machi
     const alice = await provisionUser(t, guy.api_key, 'alice@customer.io');
     keep(alice.api_key);
     const bulkKey = randomUUID();
-    const bob = await http().post('/api/v1/admin/create-user').set('X-API-Key', guy.api_key).set('Idempotency-Key', bulkKey).send({ email: 'bob@customer.io' });
+    const bob = await http()
+      .post('/api/v1/admin/create-user')
+      .set('X-API-Key', guy.api_key)
+      .set('Idempotency-Key', bulkKey)
+      .send({ email: 'bob@customer.io' });
     expect(bob.status).toBe(201);
     keep(bob.body.api_key);
     // Its replay stored the answer without the secret.
-    const replay = await http().post('/api/v1/admin/create-user').set('X-API-Key', guy.api_key).set('Idempotency-Key', bulkKey).send({ email: 'bob@customer.io' });
+    const replay = await http()
+      .post('/api/v1/admin/create-user')
+      .set('X-API-Key', guy.api_key)
+      .set('Idempotency-Key', bulkKey)
+      .send({ email: 'bob@customer.io' });
     expect(replay.status).toBe(201);
     expect(replay.body.api_key).toBeNull();
 
@@ -58,12 +66,21 @@ describeOnRealServer('secrets at rest: pg_dump after a walk-through', "the machi
     const activated = await createProvision(t, guy.api_key, { role: 'admin', email: 'carol@customer.io' });
     keep(activated.api_key);
     keep(tokenOf(activated));
-    expect((await http().post(`/api/v1/claims/${tokenOf(activated)}`).send({ email: 'carol@customer.io' })).status).toBe(200);
+    expect(
+      (
+        await http()
+          .post(`/api/v1/claims/${tokenOf(activated)}`)
+          .send({ email: 'carol@customer.io' })
+      ).status,
+    ).toBe(200);
 
     const transferred = await createProvision(t, guy.api_key, {});
     keep(transferred.api_key);
     keep(tokenOf(transferred));
-    const claimed = await http().post(`/api/v1/claims/${tokenOf(transferred)}`).set('X-API-Key', owner.api_key).send({ email: 'owner@other-dump.example' });
+    const claimed = await http()
+      .post(`/api/v1/claims/${tokenOf(transferred)}`)
+      .set('X-API-Key', owner.api_key)
+      .send({ email: 'owner@other-dump.example' });
     expect(claimed.status).toBe(200);
 
     const cancelled = await createProvision(t, guy.api_key);
@@ -71,12 +88,23 @@ describeOnRealServer('secrets at rest: pg_dump after a walk-through', "the machi
     keep(tokenOf(cancelled));
     expect((await http().delete(`/api/v1/provisions/${cancelled.id}`).set('X-API-Key', guy.api_key)).status).toBe(204);
 
-    const pending = await http().post('/api/v1/provisions').set('X-API-Key', guy.api_key).set('Idempotency-Key', randomUUID()).send({});
+    const pending = await http()
+      .post('/api/v1/provisions')
+      .set('X-API-Key', guy.api_key)
+      .set('Idempotency-Key', randomUUID())
+      .send({});
     expect(pending.status).toBe(201);
     keep(pending.body.api_key);
     keep(tokenOf(pending.body));
 
-    for (const key of [alice.api_key, bob.body.api_key, rotated.body.api_key, activated.api_key, transferred.api_key, pending.body.api_key]) {
+    for (const key of [
+      alice.api_key,
+      bob.body.api_key,
+      rotated.body.api_key,
+      activated.api_key,
+      transferred.api_key,
+      pending.body.api_key,
+    ]) {
       expect((await charge(t, key, { units: 1, description: 'walk-through' })).status).toBe(201);
     }
 

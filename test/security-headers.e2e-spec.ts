@@ -35,17 +35,31 @@ describe('security headers', () => {
       ['GET /api/v1/me 200', await t.http().get('/api/v1/me').set('X-API-Key', guy.api_key)],
       ['GET /api/v1/me 401', await t.http().get('/api/v1/me').set('X-API-Key', generateApiKey())],
       ['GET /api/v1/me no key', await t.http().get('/api/v1/me')],
-      ['POST /api/v1/admin/create-user 400', await t.http().post('/api/v1/admin/create-user').set('X-API-Key', guy.api_key).send({})],
+      [
+        'POST /api/v1/admin/create-user 400',
+        await t.http().post('/api/v1/admin/create-user').set('X-API-Key', guy.api_key).send({}),
+      ],
       ['GET /api/v1/nowhere 404', await t.http().get('/api/v1/nowhere')],
       ['GET /health', await t.http().get('/health')],
       ['GET /docs-json', await t.http().get('/docs-json')],
       ['GET /docs', await t.http().get('/docs')],
       ['GET /claim/{unknown}', await t.http().get(`/claim/pvc_${'A'.repeat(32)}`)],
       ['GET bad percent-encoding 400', await t.http().get('/api/v1/users/%zz').set('X-API-Key', guy.api_key)],
-      ['GET path parameter too long 414', await t.http().get(`/api/v1/users/${'a'.repeat(150)}`).set('X-API-Key', guy.api_key)],
+      [
+        'GET path parameter too long 414',
+        await t
+          .http()
+          .get(`/api/v1/users/${'a'.repeat(150)}`)
+          .set('X-API-Key', guy.api_key),
+      ],
       [
         'POST text/plain 415',
-        await t.http().post('/api/v1/admin/create-user').set('X-API-Key', guy.api_key).set('Content-Type', 'text/plain').send('x'),
+        await t
+          .http()
+          .post('/api/v1/admin/create-user')
+          .set('X-API-Key', guy.api_key)
+          .set('Content-Type', 'text/plain')
+          .send('x'),
       ],
       [
         'POST body too large 413',
@@ -85,11 +99,19 @@ describe('security headers', () => {
   });
 
   it('Cache-Control: no-store on every answer that carries a secret (api_key, claim_url)', async () => {
-    const created = await t.http().post('/api/v1/admin/users').set('X-API-Key', t.adminKey).send({ email: 'ann@headers.example' });
+    const created = await t
+      .http()
+      .post('/api/v1/admin/users')
+      .set('X-API-Key', t.adminKey)
+      .send({ email: 'ann@headers.example' });
     expect(created.status).toBe(201);
     expectNoStore(created, 'POST /admin/users');
 
-    const provisioned = await t.http().post('/api/v1/admin/create-user').set('X-API-Key', guy.api_key).send({ email: 'eve@elsewhere.example' });
+    const provisioned = await t
+      .http()
+      .post('/api/v1/admin/create-user')
+      .set('X-API-Key', guy.api_key)
+      .send({ email: 'eve@elsewhere.example' });
     expect(provisioned.status).toBe(201);
     expectNoStore(provisioned, 'POST /admin/create-user');
 
@@ -109,8 +131,18 @@ describe('security headers', () => {
 
     // An idempotent replay (secrets withheld) and a refusal of a secret-bearing route are fine with no-store too.
     const replayKey = `replay-${Date.now()}`;
-    const firstProvision = await t.http().post('/api/v1/provisions').set('X-API-Key', guy.api_key).set('Idempotency-Key', replayKey).send({});
-    const replayed = await t.http().post('/api/v1/provisions').set('X-API-Key', guy.api_key).set('Idempotency-Key', replayKey).send({});
+    const firstProvision = await t
+      .http()
+      .post('/api/v1/provisions')
+      .set('X-API-Key', guy.api_key)
+      .set('Idempotency-Key', replayKey)
+      .send({});
+    const replayed = await t
+      .http()
+      .post('/api/v1/provisions')
+      .set('X-API-Key', guy.api_key)
+      .set('Idempotency-Key', replayKey)
+      .send({});
     expect([firstProvision.status, replayed.status, replayed.body.claim_url]).toEqual([201, 201, null]);
     expectNoStore(replayed, 'POST /provisions replay');
 
@@ -124,7 +156,10 @@ describe('security headers', () => {
 
   it('X-Forwarded-For is not believed by default: the client address is the TCP peer', async () => {
     const lines: string[] = [];
-    const other = await startTestApp({ LOG_LEVEL: 'info' }, { logDestination: { write: (line: string) => void lines.push(line) } });
+    const other = await startTestApp(
+      { LOG_LEVEL: 'info' },
+      { logDestination: { write: (line: string) => void lines.push(line) } },
+    );
     try {
       const user = await provisionUserViaOperator(other);
       await other.http().get('/api/v1/me').set('X-API-Key', user.api_key).set('X-Forwarded-For', '203.0.113.9');
@@ -177,35 +212,40 @@ async function provisionUserViaOperator(t: TestApp): Promise<CreatedUser> {
 }
 
 const CHROMIUM = '/usr/bin/chromium';
-describeIf(existsSync(CHROMIUM), `no browser at ${CHROMIUM} (apt-get install -y chromium)`, 'Swagger UI under the security headers (headless Chromium)', () => {
-  let t: TestApp;
-  let baseUrl: string;
-  beforeAll(async () => {
-    const port = await freePort();
-    baseUrl = `http://127.0.0.1:${port}`;
-    t = await startTestApp({ PUBLIC_BASE_URL: baseUrl });
-    await t.app.listen({ port, host: '127.0.0.1' });
-  });
-  afterAll(async () => t?.close());
+describeIf(
+  existsSync(CHROMIUM),
+  `no browser at ${CHROMIUM} (apt-get install -y chromium)`,
+  'Swagger UI under the security headers (headless Chromium)',
+  () => {
+    let t: TestApp;
+    let baseUrl: string;
+    beforeAll(async () => {
+      const port = await freePort();
+      baseUrl = `http://127.0.0.1:${port}`;
+      t = await startTestApp({ PUBLIC_BASE_URL: baseUrl });
+      await t.app.listen({ port, host: '127.0.0.1' });
+    });
+    afterAll(async () => t?.close());
 
-  it('renders the document with no Content-Security-Policy violation', async () => {
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
-    try {
-      const page = await browser.newPage();
-      const problems: string[] = [];
-      page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-      page.on('console', (message) => {
-        if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-      });
-      const opened = await page.goto(`${baseUrl}/docs`);
-      expect(opened?.status()).toBe(200);
-      await page.locator('.swagger-ui .info .title').waitFor({ timeout: 20_000 });
-      expect(await page.locator('.swagger-ui .info .title').textContent()).toContain('Provisio');
-      await page.locator('.opblock-summary-path').first().waitFor({ timeout: 20_000 });
-      expect(await page.locator('.opblock-summary-path', { hasText: '/api/v1/me' }).count()).toBeGreaterThan(0);
-      expect(problems.filter((p) => /Content Security Policy|Refused to/i.test(p))).toEqual([]);
-    } finally {
-      await browser.close();
-    }
-  });
-});
+    it('renders the document with no Content-Security-Policy violation', async () => {
+      const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu'] });
+      try {
+        const page = await browser.newPage();
+        const problems: string[] = [];
+        page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+        page.on('console', (message) => {
+          if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+        });
+        const opened = await page.goto(`${baseUrl}/docs`);
+        expect(opened?.status()).toBe(200);
+        await page.locator('.swagger-ui .info .title').waitFor({ timeout: 20_000 });
+        expect(await page.locator('.swagger-ui .info .title').textContent()).toContain('Provisio');
+        await page.locator('.opblock-summary-path').first().waitFor({ timeout: 20_000 });
+        expect(await page.locator('.opblock-summary-path', { hasText: '/api/v1/me' }).count()).toBeGreaterThan(0);
+        expect(problems.filter((p) => /Content Security Policy|Refused to/i.test(p))).toEqual([]);
+      } finally {
+        await browser.close();
+      }
+    });
+  },
+);

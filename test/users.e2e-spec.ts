@@ -71,7 +71,11 @@ describe('users and organizations', () => {
 
   it('lets an org manager create and list keys for a user of the organization', async () => {
     const user = await provisionUser(t, provisioner.api_key, 'keyed@x.com');
-    const created = await t.http().post('/api/v1/api-keys').set('X-API-Key', provisioner.api_key).send({ user_id: user.id, name: 'ci' });
+    const created = await t
+      .http()
+      .post('/api/v1/api-keys')
+      .set('X-API-Key', provisioner.api_key)
+      .send({ user_id: user.id, name: 'ci' });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ user_id: user.id, name: 'ci', prefix: created.body.api_key.slice(0, 12) });
     const whoAmI = await me(t, created.body.api_key);
@@ -93,8 +97,16 @@ describe('NUL characters in input', () => {
   afterAll(async () => t?.close());
 
   it.each([
-    ['POST /api/v1/api-keys name', (key: string) => t.http().post('/api/v1/api-keys').set('X-API-Key', key).send({ name: 'a\u0000b' }), 'name'],
-    ['POST /api/v1/admin/users email', (key: string) => t.http().post('/api/v1/admin/users').set('X-API-Key', key).send({ email: 'a\u0000@b.com' }), 'email'],
+    [
+      'POST /api/v1/api-keys name',
+      (key: string) => t.http().post('/api/v1/api-keys').set('X-API-Key', key).send({ name: 'a\u0000b' }),
+      'name',
+    ],
+    [
+      'POST /api/v1/admin/users email',
+      (key: string) => t.http().post('/api/v1/admin/users').set('X-API-Key', key).send({ email: 'a\u0000@b.com' }),
+      'email',
+    ],
     ['GET /api/v1/users?status', (key: string) => t.http().get('/api/v1/users?status=%00').set('X-API-Key', key), 'status'],
   ])('refuses %s with 400 naming the field', async (_name, send, field) => {
     const res = await send(t.adminKey);

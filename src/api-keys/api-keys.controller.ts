@@ -6,7 +6,7 @@ import type { Principal } from '../common/principal';
 import { ApiKeysService } from './api-keys.service';
 import { ApiKeyIdParamsDto, ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, ListApiKeysQueryDto } from './dto/api-key.dto';
 
-const OTHER_USERS_KEYS = "`user_id` names another user, and you are not an owner, admin or provisioner of the organization.";
+const OTHER_USERS_KEYS = '`user_id` names another user, and you are not an owner, admin or provisioner of the organization.';
 
 @ApiTags('api-keys')
 @ApiKeyAuth()

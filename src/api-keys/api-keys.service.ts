@@ -28,8 +28,7 @@ export class ApiKeysService {
         throw Problems.userDisabled(user.id);
       }
       // A key minted by the caller for itself spends the same pool as the key it used.
-      const billingOrganizationId =
-        user.id === principal.userId ? principal.billingOrganizationId : user.organizationId;
+      const billingOrganizationId = user.id === principal.userId ? principal.billingOrganizationId : user.organizationId;
       const issued = await this.keys.issue(manager, { userId: user.id, billingOrganizationId }, dto.name ?? null);
       return { ...toApiKeyDto(issued.key), api_key: issued.plaintext };
     });

@@ -20,7 +20,7 @@ export class RoleGuard implements CanActivate {
         return true;
       case 'provisioner':
         if (principal?.isProvisioner) return true;
-        throw Problems.forbidden('This route is for provisioners: the key\'s user does not have the provisioner flag.');
+        throw Problems.forbidden("This route is for provisioners: the key's user does not have the provisioner flag.");
       case 'operator':
         if (principal?.isOperator) return true;
         throw Problems.forbidden('This route is for operators.');

@@ -38,9 +38,7 @@ export interface ChargeInput {
 }
 
 /** What CHARGE_ONCE answers: the entry, or the short pool's stored 402. */
-export type ChargeOnceResult =
-  | { charged: true; body: LedgerEntryDto }
-  | { charged: false; shortfall: InsufficientCredits };
+export type ChargeOnceResult = { charged: true; body: LedgerEntryDto } | { charged: false; shortfall: InsufficientCredits };
 
 /** A grant or correction by domain. */
 export interface CreditInput {
@@ -253,15 +251,7 @@ export class BillingRepository {
   ): Promise<{ body: LedgerEntryDto; stored: boolean } | null> {
     const rows = await this.database.query<{ body: LedgerEntryDto; stored: number }>(
       CHARGE,
-      [
-        charge.units,
-        charge.organizationId,
-        charge.userId,
-        charge.keyId,
-        charge.description,
-        idempotencyKey,
-        charge.userEmail,
-      ],
+      [charge.units, charge.organizationId, charge.userId, charge.keyId, charge.description, idempotencyKey, charge.userEmail],
       manager,
     );
     return rows.length === 1 ? { body: rows[0].body, stored: rows[0].stored === 1 } : null;

@@ -13,7 +13,13 @@ export const MAX_PAGE_SIZE = 200;
  */
 export class PageQueryDto {
   /** How many items to return (1–200). */
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: DEFAULT_PAGE_SIZE, description: 'How many items to return (1–200, default 50).' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_PAGE_SIZE,
+    default: DEFAULT_PAGE_SIZE,
+    description: 'How many items to return (1–200, default 50).',
+  })
   @IsOptional()
   // Digits only: Number() would also take `1e2`, `0x10` or ` 5`.
   @Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^\d{1,6}$/.test(value) ? Number(value) : value))
@@ -80,8 +86,16 @@ export function isValidTimestampText(text: string): boolean {
   );
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
   return (
-    year >= 1 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth && hour <= 23 && minute <= 59 &&
-    second <= 59 && offsetHours <= 15 && offsetMinutes <= 59
+    year >= 1 &&
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59 &&
+    offsetHours <= 15 &&
+    offsetMinutes <= 59
   );
 }
 
@@ -108,7 +122,9 @@ export async function paginateByCreation<T extends ObjectLiteral & { id: string 
       pageId: id,
     });
   }
-  qb.orderBy(`${alias}.created_at`, order).addOrderBy(`${alias}.id`, order).limit(limit + 1);
+  qb.orderBy(`${alias}.created_at`, order)
+    .addOrderBy(`${alias}.id`, order)
+    .limit(limit + 1);
   const { entities, raw } = await qb.getRawAndEntities();
   const hasMore = entities.length > limit;
   const items = entities.slice(0, limit);

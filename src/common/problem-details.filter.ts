@@ -57,11 +57,7 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail };
     }
     const fastifyError = exception as FastifyLikeError;
-    if (
-      typeof fastifyError?.statusCode === 'number' &&
-      fastifyError.statusCode >= 400 &&
-      fastifyError.statusCode < 500
-    ) {
+    if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
       const status = fastifyError.statusCode;
       return {
         type: 'about:blank',

@@ -322,11 +322,24 @@ export const Problems = {
   },
 
   /** 422: a grant of `amount` would take the pool of `domain` above `max`. */
-  balanceLimitExceeded({ domain, balance, amount, max }: { domain: string; balance: number; amount: number; max: number }): ProblemException {
+  balanceLimitExceeded({
+    domain,
+    balance,
+    amount,
+    max,
+  }: {
+    domain: string;
+    balance: number;
+    amount: number;
+    max: number;
+  }): ProblemException {
     return new ProblemException(
       ProblemCode.BalanceLimitExceeded,
       `The pool of ${domain} has ${balance} credits; a grant of ${amount} would exceed the largest balance (${max}). Nothing was changed.`,
-      { errors: [{ field: 'amount', message: `amount must be at most ${max - balance} for this pool` }], extensions: { balance } },
+      {
+        errors: [{ field: 'amount', message: `amount must be at most ${max - balance} for this pool` }],
+        extensions: { balance },
+      },
     );
   },
 } as const;

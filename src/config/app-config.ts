@@ -217,7 +217,6 @@ export function redactSecretValues(text: string, env: Record<string, string | un
   return out;
 }
 
-
 /** Validates an environment record; throws naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const names = Object.keys(new EnvironmentVariables()) as (keyof EnvironmentVariables & string)[];

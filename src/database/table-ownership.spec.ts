@@ -46,9 +46,7 @@ function sourceFiles(dir: string): string[] {
 
 /** The code without comments (line breaks kept, so lines still count), so prose about an `UPDATE users` is not a write. */
 function stripComments(code: string): string {
-  return code
-    .replace(/\/\*[\s\S]*?\*\//g, (comment) => comment.replace(/[^\n]/g, ''))
-    .replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
+  return code.replace(/\/\*[\s\S]*?\*\//g, (comment) => comment.replace(/[^\n]/g, '')).replace(/(^|[^:'"`\\])\/\/.*$/gm, '$1');
 }
 
 export interface Write {
@@ -123,7 +121,7 @@ describe('table ownership (README "Table ownership")', () => {
       '// UPDATE users SET status in a comment is prose, not a write',
     ].join('\n');
     expect(violations(findWrites('src/claims/claims.service.ts', code, entities), owners)).toEqual([
-      "src/claims/claims.service.ts:1: UPDATE provisions writes provisions, owned by src/provisioning/",
+      'src/claims/claims.service.ts:1: UPDATE provisions writes provisions, owned by src/provisioning/',
       'src/claims/claims.service.ts:2: .update(User writes users, owned by src/users/',
       'src/claims/claims.service.ts:3: @InjectRepository(ApiKey) writes api_keys, owned by src/api-keys/',
       'src/claims/claims.service.ts:4: .save( outside a repository file',

@@ -85,7 +85,12 @@ export class ProvisionsRepository {
    * Cancels a pending, unexpired provision of an organization. Answers `{ userId }` of its
    * placeholder, or null when the provision is not (or no longer) pending: nothing changed then.
    */
-  async cancelPending(manager: EntityManager, organizationId: string, id: string, now: Date): Promise<{ userId: string | null } | null> {
+  async cancelPending(
+    manager: EntityManager,
+    organizationId: string,
+    id: string,
+    now: Date,
+  ): Promise<{ userId: string | null } | null> {
     const [row] = await this.database.query<{ user_id: string | null }>(
       `UPDATE provisions SET status = 'cancelled', cancelled_at = now(), updated_at = now()
         WHERE id = $1 AND organization_id = $2 AND status = 'pending' AND expires_at > $3
@@ -136,7 +141,12 @@ export class ProvisionsRepository {
    * conditional UPDATE that row-locks it: of concurrent claims exactly one gets the row. Null when
    * it was not pending.
    */
-  async claimPending(manager: EntityManager, tokenHash: Buffer, claimedEmail: string, now: Date): Promise<ClaimedProvision | null> {
+  async claimPending(
+    manager: EntityManager,
+    tokenHash: Buffer,
+    claimedEmail: string,
+    now: Date,
+  ): Promise<ClaimedProvision | null> {
     const [row] = await this.database.query<ClaimedProvision>(
       `UPDATE provisions p
           SET status = 'claimed', claimed_at = now(), claimed_email = $2, updated_at = now()

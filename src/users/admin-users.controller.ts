@@ -2,13 +2,7 @@ import { Body, Controller, Param, Patch, Post } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../common/api-problems.decorator';
 import { Operator } from '../common/auth.decorators';
-import {
-  AdminCreateUserDto,
-  AdminUpdateUserDto,
-  CreatedUserDto,
-  UserDto,
-  UserIdParamsDto,
-} from './dto/user.dto';
+import { AdminCreateUserDto, AdminUpdateUserDto, CreatedUserDto, UserDto, UserIdParamsDto } from './dto/user.dto';
 import { UsersService } from './users.service';
 
 const PUBLIC_MAILBOX_PROVISIONER = 'The provisioner flag on a public mailbox domain.';

@@ -67,7 +67,7 @@ export class OperatorBootstrap implements OnApplicationBootstrap {
         // Whoever holds this address (and its keys) would become the operator: refuse.
         throw new StartupRefusal(
           `ADMIN_EMAIL=${email} is an existing user that is not the operator; start-up refuses to promote it. ` +
-            'Set ADMIN_EMAIL to the operator\'s address, or to an address no user has yet.',
+            "Set ADMIN_EMAIL to the operator's address, or to an address no user has yet.",
         );
       } else if (operator.status !== 'active') {
         throw new StartupRefusal(

@@ -128,7 +128,11 @@ export class UsersRepository {
   }
 
   /** One page of an organization's users, oldest first, optionally of one status. */
-  page(organizationId: string, status: UserStatus | undefined, query: PageQueryDto): Promise<{ items: User[]; nextCursor: string | null }> {
+  page(
+    organizationId: string,
+    status: UserStatus | undefined,
+    query: PageQueryDto,
+  ): Promise<{ items: User[]; nextCursor: string | null }> {
     const qb = this.users.createQueryBuilder('u').where('u.organization_id = :orgId', { orgId: organizationId });
     if (status) qb.andWhere('u.status = :status', { status });
     return paginateByCreation(qb, query);

@@ -87,7 +87,9 @@ export async function tablesContaining(t: TestApp, needle: string): Promise<stri
   );
   const hits: string[] = [];
   for (const { table_name } of tables) {
-    const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM "${table_name}" x WHERE strpos(x::text, $1) > 0`, [needle]);
+    const [{ n }] = await dataSource.query(`SELECT count(*)::int AS n FROM "${table_name}" x WHERE strpos(x::text, $1) > 0`, [
+      needle,
+    ]);
     if (n > 0) hits.push(table_name);
   }
   return hits;

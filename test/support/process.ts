@@ -20,7 +20,16 @@ export async function buildService(): Promise<BuiltService> {
   const dir = mkdtempSync(join(tmpdir(), 'provisio-build-'));
   await promisify(execFile)(
     process.execPath,
-    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', dir, '--noCheck', '--sourceMap', 'false'],
+    [
+      join(ROOT, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      'tsconfig.build.json',
+      '--outDir',
+      dir,
+      '--noCheck',
+      '--sourceMap',
+      'false',
+    ],
     { cwd: ROOT },
   );
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
@@ -38,11 +47,7 @@ export interface ProcessOutcome {
  * directory (no .env is read), and waits for it to exit. A process still running after
  * `timeoutMs` is killed and the promise rejects with its output: these tests expect start-up to stop.
  */
-export async function runService(
-  build: BuiltService,
-  env: Record<string, string>,
-  timeoutMs = 30_000,
-): Promise<ProcessOutcome> {
+export async function runService(build: BuiltService, env: Record<string, string>, timeoutMs = 30_000): Promise<ProcessOutcome> {
   const cwd = mkdtempSync(join(tmpdir(), 'provisio-run-'));
   try {
     return await new Promise<ProcessOutcome>((resolvePromise, reject) => {

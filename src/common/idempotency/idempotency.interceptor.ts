@@ -34,16 +34,13 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const http = context.switchToHttp();
     const request = http.getRequest<FastifyRequest & RequestWithIdempotency & { principal?: Principal }>();
     const reply = http.getResponse<FastifyReply>();
-    const options =
-      this.reflector.get<IdempotencyOptions | undefined>(IDEMPOTENCY_METADATA, context.getHandler()) ?? {};
+    const options = this.reflector.get<IdempotencyOptions | undefined>(IDEMPOTENCY_METADATA, context.getHandler()) ?? {};
     const header = request.headers[IDEMPOTENCY_KEY_HEADER];
     if (header === undefined && options.required === false) return next.handle();
 
     const check = checkIdempotencyKey(header);
     if (!check.ok) {
-      throw header === undefined
-        ? Problems.idempotencyKeyMissing(check.reason)
-        : Problems.idempotencyKeyInvalid(check.reason);
+      throw header === undefined ? Problems.idempotencyKeyMissing(check.reason) : Problems.idempotencyKeyInvalid(check.reason);
     }
     const idempotency = new IdempotentRequest(
       check.key,

@@ -4,9 +4,7 @@ import { Database, Statement } from '../../database/database';
 import type { StoredProblem } from '../problem';
 
 /** A stored answer: the JSON body of a success, or the parts of a problem to rebuild it. */
-export type StoredAnswer =
-  | { kind: 'body'; body: unknown }
-  | ({ kind: 'problem' } & StoredProblem);
+export type StoredAnswer = { kind: 'body'; body: unknown } | ({ kind: 'problem' } & StoredProblem);
 
 /**
  * Whose an Idempotency-Key is: the calling user, on the organization the request acts on (its pool
@@ -49,7 +47,14 @@ export class IdempotencyRepository {
    * `response_status` and `response_body` the given SQL expressions, for the key `key` of user `user`
    * on organization `scope` when `condition` holds. RETURNING 1.
    */
-  static completeFragment(p: { scope: string; user: string; key: string; status: string; body: string; condition: string }): string {
+  static completeFragment(p: {
+    scope: string;
+    user: string;
+    key: string;
+    status: string;
+    body: string;
+    condition: string;
+  }): string {
     return `UPDATE idempotency_keys
        SET status = 'completed', response_status = ${p.status},
            response_body = ${p.body}

@@ -25,9 +25,7 @@ export class IdempotentRequest {
 }
 
 type Attempt<T> =
-  | { kind: 'done'; value: T }
-  | { kind: 'refused'; problem: ProblemException }
-  | { kind: 'replay'; answer: StoredAnswer };
+  { kind: 'done'; value: T } | { kind: 'refused'; problem: ProblemException } | { kind: 'replay'; answer: StoredAnswer };
 
 /** One call of `run` with a key: what attempt/execute/complete need, resolved once. */
 interface GuardedWork<T> {

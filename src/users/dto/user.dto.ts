@@ -93,4 +93,3 @@ export class AdminUpdateUserDto {
   @IsIn(['active', 'disabled'])
   status?: 'active' | 'disabled';
 }
-
