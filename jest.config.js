@@ -1,7 +1,19 @@
 /** Jest in CommonJS mode (Nest 12 packages are ESM; ts-jest and @swc/jest turn them into CommonJS). */
 const esmPackages = [
-  '@nestjs', 'file-type', 'strtok3', 'token-types', '@tokenizer', 'uint8array-extras', '@borewit', 'cookie',
-  'content-disposition', 'set-cookie-parser', 'toad-cache', 'es-module-lexer', 'formidable', 'load-esm',
+  '@nestjs',
+  'file-type',
+  'strtok3',
+  'token-types',
+  '@tokenizer',
+  'uint8array-extras',
+  '@borewit',
+  'cookie',
+  'content-disposition',
+  'set-cookie-parser',
+  'toad-cache',
+  'es-module-lexer',
+  'formidable',
+  'load-esm',
   '@electric-sql',
 ];
 

@@ -1,6 +1,15 @@
 import { generateApiKey } from '../src/api-keys/api-key-format';
 import { adminCreateUser, me, startTestApp, TestApp } from './support/app';
 
+/** The fields of a pino access-log line that these tests read. */
+interface LogEntry {
+  level: number;
+  msg: string;
+  responseTime?: number;
+  req: { id: string; method: string; url: string };
+  res: { statusCode: number };
+}
+
 describe('access log', () => {
   let t: TestApp;
   // What the destination was given: the access log writes the lines of one event-loop turn together.
@@ -10,7 +19,7 @@ describe('access log', () => {
       .join('')
       .split('\n')
       .filter(Boolean)
-      .map((line) => JSON.parse(line) as Record<string, any>);
+      .map((line) => JSON.parse(line) as LogEntry);
   const completed = () => toEntries(lines).filter((e) => e.msg === 'request completed');
   /** The access-log lines of a request are written at the end of the event-loop turn it ended in. */
   const turnEnd = () => new Promise((resolve) => setImmediate(resolve));

@@ -39,8 +39,7 @@ describe('migration CreditPools: the balance moves from organizations to credit_
       expect(columns).toEqual([]);
 
       // Later migrations first, then CreditPools itself.
-      const applied = async () =>
-        ((await all.query(`SELECT name FROM typeorm_migrations`)) as { name: string }[]).map((r) => r.name);
+      const applied = async () => (await all.query<{ name: string }[]>(`SELECT name FROM typeorm_migrations`)).map((r) => r.name);
       for (let undone = 0; undone < MIGRATIONS.length && (await applied()).includes('CreditPools1795500110000'); undone++) {
         await all.undoLastMigration();
       }

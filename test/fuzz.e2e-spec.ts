@@ -40,6 +40,9 @@ const LOCAL_65 = 'a'.repeat(65);
 const IDEM = { 'Idempotency-Key': 'fuzz-key-1' };
 const cursorOf = (values: unknown) => Buffer.from(JSON.stringify(values), 'utf8').toString('base64url');
 
+/** Rows of [what a case tries, its value]; typed so, since an array literal alone types each row as a union. */
+const rows = (list: [what: string, value: unknown][]) => list;
+
 /** Bodies that are wrong whatever the route expects. */
 const bodyShapes = (
   prefix: string,
@@ -154,7 +157,7 @@ const bodyShapes = (
 ];
 
 const emailCases = (prefix: string, method: Case['method'], path: Case['path'], who: Who, extra: object = {}): Case[] =>
-  [
+  rows([
     ['a number', 42],
     ['null', null],
     ['an array', ['a@b.com']],
@@ -170,7 +173,7 @@ const emailCases = (prefix: string, method: Case['method'], path: Case['path'], 
     ['an over-long address', `${LONG}@b.com`],
     ['a bad domain', 'a@-b-.com'],
     ['a NUL character', 'a\u0000@b.com'],
-  ].map(([what, email]) => ({ name: `${prefix}: email ${what}`, method, path, who, body: { ...extra, email }, status: 400 }));
+  ]).map(([what, email]) => ({ name: `${prefix}: email ${what}`, method, path, who, body: { ...extra, email }, status: 400 }));
 
 const idPathCases = (prefix: string, method: Case['method'], base: string, who: Who, suffix = '', body?: unknown): Case[] =>
   [
@@ -240,7 +243,7 @@ const CASES: Case[] = [
   // POST /api/v1/provisions
   ...bodyShapes('provisions', 'post', '/api/v1/provisions', 'provisioner'),
   ...emailCases('provisions', 'post', '/api/v1/provisions', 'provisioner'),
-  ...[
+  ...rows([
     ['role owner', { role: 'owner' }],
     ['role in capitals', { role: 'ADMIN' }],
     ['role a number', { role: 1 }],
@@ -249,11 +252,11 @@ const CASES: Case[] = [
     ['skip_onboarding a string', { skip_onboarding: 'true' }],
     ['skip_onboarding a number', { skip_onboarding: 1 }],
     ['skip_onboarding null', { skip_onboarding: null }],
-  ].map(([what, body]) => ({
+  ]).map(([what, body]): Case => ({
     name: `provisions: ${what}`,
-    method: 'post' as const,
+    method: 'post',
     path: '/api/v1/provisions',
-    who: 'provisioner' as Who,
+    who: 'provisioner',
     body,
     status: 400,
   })),
@@ -342,7 +345,7 @@ const CASES: Case[] = [
   ...listQueryCases('list keys', '/api/v1/api-keys', 'provisioner'),
   { name: 'list keys: user_id not a UUID', method: 'get', path: '/api/v1/api-keys?user_id=me', who: 'provisioner', status: 400 },
   ...bodyShapes('create key', 'post', '/api/v1/api-keys', 'provisioner'),
-  ...[
+  ...rows([
     ['name empty', { name: '' }],
     ['name a number', { name: 5 }],
     ['name null', { name: null }],
@@ -350,11 +353,11 @@ const CASES: Case[] = [
     ['user_id not a UUID', { user_id: 'me' }],
     ['user_id a number', { user_id: 7 }],
     ['user_id null', { user_id: null }],
-  ].map(([what, body]) => ({
+  ]).map(([what, body]): Case => ({
     name: `create key: ${what}`,
-    method: 'post' as const,
+    method: 'post',
     path: '/api/v1/api-keys',
-    who: 'provisioner' as Who,
+    who: 'provisioner',
     body,
     status: 400,
   })),
@@ -388,7 +391,7 @@ const CASES: Case[] = [
 
   // POST /api/v1/billing/charges
   ...bodyShapes('charge', 'post', '/api/v1/billing/charges', 'member', IDEM),
-  ...[
+  ...rows([
     ['units missing', {}],
     ['units 0', { units: 0 }],
     ['units above 1,000,000', { units: 1_000_001 }],
@@ -406,11 +409,11 @@ const CASES: Case[] = [
     ['description of 501 characters', { units: 1, description: 'd'.repeat(501) }],
     ['description over-long', { units: 1, description: LONG }],
     ['description with NUL', { units: 1, description: 'a\u0000b' }],
-  ].map(([what, body]) => ({
+  ]).map(([what, body]): Case => ({
     name: `charge: ${what}`,
-    method: 'post' as const,
+    method: 'post',
     path: '/api/v1/billing/charges',
-    who: 'member' as Who,
+    who: 'member',
     body,
     headers: IDEM,
     status: 400,
@@ -436,17 +439,17 @@ const CASES: Case[] = [
     ['until before the year 1 in UTC', 'until=0001-01-01T00:00:00%2B14:00'],
     ['since twice', 'since=2026-01-01T00:00:00Z&since=2026-01-02T00:00:00Z'],
     ['an unknown parameter', 'from=2026-01-01'],
-  ].map(([what, query]) => ({
+  ].map(([what, query]): Case => ({
     name: `usage: ${what}`,
-    method: 'get' as const,
+    method: 'get',
     path: `/api/v1/billing/usage?${query}`,
-    who: 'provisioner' as Who,
+    who: 'provisioner',
     status: 400,
   })),
 
   // POST /api/v1/admin/credits
   ...bodyShapes('credits', 'post', '/api/v1/admin/credits', 'operator', IDEM),
-  ...[
+  ...rows([
     ['amount missing', { domain: 'fuzz.example' }],
     ['domain missing', { amount: 1 }],
     ['amount 0', { domain: 'fuzz.example', amount: 0 }],
@@ -467,11 +470,11 @@ const CASES: Case[] = [
     ['reason of 501 characters', { domain: 'fuzz.example', amount: 1, reason: 'r'.repeat(501) }],
     ['reason over-long', { domain: 'fuzz.example', amount: 1, reason: LONG }],
     ['reason with NUL', { domain: 'fuzz.example', amount: 1, reason: 'a\u0000b' }],
-  ].map(([what, body]) => ({
+  ]).map(([what, body]): Case => ({
     name: `credits: ${what}`,
-    method: 'post' as const,
+    method: 'post',
     path: '/api/v1/admin/credits',
-    who: 'operator' as Who,
+    who: 'operator',
     body,
     headers: IDEM,
     status: 400,
@@ -480,24 +483,24 @@ const CASES: Case[] = [
   // POST /api/v1/admin/users
   ...bodyShapes('admin create user', 'post', '/api/v1/admin/users', 'operator'),
   ...emailCases('admin create user', 'post', '/api/v1/admin/users', 'operator'),
-  ...[
+  ...rows([
     ['is_provisioner a string', { email: 'n@new.example', is_provisioner: 'yes' }],
     ['is_provisioner null', { email: 'n@new.example', is_provisioner: null }],
     ['role unknown', { email: 'n@new.example', role: 'god' }],
     ['role null', { email: 'n@new.example', role: null }],
     ['is_operator (not settable)', { email: 'n@new.example', is_operator: true }],
-  ].map(([what, body]) => ({
+  ]).map(([what, body]): Case => ({
     name: `admin create user: ${what}`,
-    method: 'post' as const,
+    method: 'post',
     path: '/api/v1/admin/users',
-    who: 'operator' as Who,
+    who: 'operator',
     body,
     status: 400,
   })),
 
   // PATCH /api/v1/admin/users/{id}
   ...bodyShapes('admin patch user', 'patch', (c) => `/api/v1/admin/users/${c.member.id}`, 'operator'),
-  ...[
+  ...rows([
     ['an empty object', {}],
     ['is_provisioner null', { is_provisioner: null }],
     ['status null', { status: null }],
@@ -506,11 +509,11 @@ const CASES: Case[] = [
     ['status unknown', { status: 'deleted' }],
     ['role (not settable)', { role: 'owner' }],
     ['email (not settable)', { email: 'x@y.io' }],
-  ].map(([what, body]) => ({
+  ]).map(([what, body]): Case => ({
     name: `admin patch user: ${what}`,
-    method: 'patch' as const,
+    method: 'patch',
     path: (c: Ctx) => `/api/v1/admin/users/${c.member.id}`,
-    who: 'operator' as Who,
+    who: 'operator',
     body,
     status: 400,
   })),

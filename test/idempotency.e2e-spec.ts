@@ -101,15 +101,19 @@ describe('IdempotencyService (common/idempotency)', () => {
 
   it('answers 422 for the same key with another request, in the same scope only', async () => {
     const key = randomUUID();
-    await service.run(scope, requestFor(key, { a: 1 }), async () => ({ ok: 1 }));
-    const error = await service.run(scope, requestFor(key, { a: 2 }), async () => ({ ok: 2 })).catch((e: unknown) => e);
+    await service.run(scope, requestFor(key, { a: 1 }), () => Promise.resolve({ ok: 1 }));
+    const error = await service.run(scope, requestFor(key, { a: 2 }), () => Promise.resolve({ ok: 2 })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProblemException);
     expect((error as ProblemException).getStatus()).toBe(422);
     // Another scope — another organization, or another user of the same one — has its own keys.
     const otherOrganization = { ...scope, organizationId: randomUUID() };
-    await expect(service.run(otherOrganization, requestFor(key, { a: 2 }), async () => ({ ok: 2 }))).resolves.toEqual({ ok: 2 });
+    await expect(service.run(otherOrganization, requestFor(key, { a: 2 }), () => Promise.resolve({ ok: 2 }))).resolves.toEqual({
+      ok: 2,
+    });
     const colleague = { ...scope, userId: randomUUID() };
-    await expect(service.run(colleague, requestFor(key, { a: 3 }), async () => ({ ok: 3 }))).resolves.toEqual({ ok: 3 });
+    await expect(service.run(colleague, requestFor(key, { a: 3 }), () => Promise.resolve({ ok: 3 }))).resolves.toEqual({
+      ok: 3,
+    });
   });
 
   it('runs the work in a plain transaction when the route was called without a key', async () => {

@@ -105,7 +105,7 @@ describe('migrations 1795500310000 (per-user Idempotency-Keys) and 1795500320000
 
     // And down again (with any later migration first): the previous schema comes back.
     const applied = async () =>
-      ((await ds.query(`SELECT name FROM typeorm_migrations`)) as { name: string }[]).map((row) => row.name);
+      (await ds.query<{ name: string }[]>(`SELECT name FROM typeorm_migrations`)).map((row) => row.name);
     for (
       let undone = 0;
       undone < MIGRATIONS.length && (await applied()).includes('IdempotencyKeysPerUser1795500310000');

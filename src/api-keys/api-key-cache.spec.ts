@@ -8,9 +8,21 @@ function record(userId: string, keyId = `k-${userId}`): KeyRecord {
   return {
     revoked: false,
     principal: {
-      keyId, userId, email: `${userId}@b.com`, organizationId: 'o', organizationDomain: 'b.com',
-      billingOrganizationId: 'o', role: 'member', isProvisioner: false, isOperator: false, apiOnly: true,
-      status: 'active', externalEmail: null, provisionedBy: null, expiresAt: null, createdAt: new Date(0),
+      keyId,
+      userId,
+      email: `${userId}@b.com`,
+      organizationId: 'o',
+      organizationDomain: 'b.com',
+      billingOrganizationId: 'o',
+      role: 'member',
+      isProvisioner: false,
+      isOperator: false,
+      apiOnly: true,
+      status: 'active',
+      externalEmail: null,
+      provisionedBy: null,
+      expiresAt: null,
+      createdAt: new Date(0),
     },
   };
 }
@@ -29,7 +41,7 @@ describe('ApiKeyCache', () => {
     const cache = make();
     const hash = hashApiKey(generateApiKey());
     let loads = 0;
-    const load = async () => (loads++, record('u1'));
+    const load = () => (loads++, Promise.resolve(record('u1')));
     await cache.resolve(hash, load);
     await cache.resolve(hash, load);
     expect(loads).toBe(1);
@@ -50,11 +62,11 @@ describe('ApiKeyCache', () => {
     // A request after the invalidation starts its own lookup instead of joining the old one.
     const fresh = record('u1');
     fresh.revoked = true;
-    await expect(cache.resolve(hash, async () => fresh)).resolves.toBe(fresh);
+    await expect(cache.resolve(hash, () => Promise.resolve(fresh))).resolves.toBe(fresh);
     slow.resolve(record('u1'));
     await first;
     let loads = 0;
-    const again = await cache.resolve(hash, async () => (loads++, record('u1')));
+    const again = await cache.resolve(hash, () => (loads++, Promise.resolve(record('u1'))));
     expect(loads).toBe(0);
     expect(again).toBe(fresh);
   });
@@ -66,15 +78,17 @@ describe('ApiKeyCache', () => {
     let loads = 0;
     const load = () => (loads++, slow.promise);
     const answers = [cache.resolve(hash, load), cache.resolve(hash, load), cache.resolve(hash, load)];
-    slow.resolve(record('u1'));
-    await Promise.all(answers);
+    const loaded = record('u1');
+    slow.resolve(loaded);
+    // resolve() answers a cached record at once, a lookup as a promise: all three join the one lookup.
+    for (const answer of answers) expect(await answer).toBe(loaded);
     expect(loads).toBe(1);
   });
 
   it('keeps both caches and the user index within their bounds', async () => {
     const cache = make({ KEY_CACHE_MAX: '10', KEY_CACHE_NEGATIVE_MAX: '5' });
-    for (let i = 0; i < 50; i++) await cache.resolve(hashApiKey(generateApiKey()), async () => record(`u${i}`));
-    for (let i = 0; i < 50; i++) await cache.resolve(hashApiKey(generateApiKey()), async () => null);
+    for (let i = 0; i < 50; i++) await cache.resolve(hashApiKey(generateApiKey()), () => Promise.resolve(record(`u${i}`)));
+    for (let i = 0; i < 50; i++) await cache.resolve(hashApiKey(generateApiKey()), () => Promise.resolve(null));
     const stats = cache.stats();
     expect(stats.size).toBe(10);
     expect(stats.indexedUsers).toBe(10);
@@ -85,16 +99,16 @@ describe('ApiKeyCache', () => {
     const cache = make({ KEY_CACHE_TTL_MS: '0' });
     const hash = hashApiKey(generateApiKey());
     let loads = 0;
-    await cache.resolve(hash, async () => (loads++, record('u1')));
-    await cache.resolve(hash, async () => (loads++, record('u1')));
+    await cache.resolve(hash, () => (loads++, Promise.resolve(record('u1'))));
+    await cache.resolve(hash, () => (loads++, Promise.resolve(record('u1'))));
     expect(loads).toBe(2);
     expect(cache.stats()).toMatchObject({ enabled: false, size: 0 });
   });
 
   it('clears everything on an unreadable message, and applies a list of users', async () => {
     const cache = make();
-    await cache.resolve(hashApiKey(generateApiKey()), async () => record('u1'));
-    await cache.resolve(hashApiKey(generateApiKey()), async () => record('u2'));
+    await cache.resolve(hashApiKey(generateApiKey()), () => Promise.resolve(record('u1')));
+    await cache.resolve(hashApiKey(generateApiKey()), () => Promise.resolve(record('u2')));
     cache.applyMessage(JSON.stringify({ users: ['u1'] }));
     expect(cache.stats()).toMatchObject({ size: 1, indexedUsers: 1 });
     cache.applyMessage('not json');

@@ -189,14 +189,15 @@ export class ApiKeyCache implements OnModuleInit, OnApplicationShutdown {
 
   /** Applies a message received on KEY_CACHE_CHANNEL; anything unexpected clears the cache. */
   applyMessage(payload: string | undefined): void {
-    let message: Partial<{ users: unknown; all: unknown; probe: unknown }> | null = null;
+    let message: Partial<{ users: unknown; all: unknown; probe: unknown }> | null;
     try {
-      message = payload ? JSON.parse(payload) : null;
+      const parsed: unknown = payload ? JSON.parse(payload) : null;
+      message = typeof parsed === 'object' ? parsed : null;
     } catch {
       message = null;
     }
     if (message && Array.isArray(message.users) && message.users.every((u) => typeof u === 'string')) {
-      this.invalidateUsers(message.users as string[]);
+      this.invalidateUsers(message.users);
     } else if (message && typeof message.probe === 'string') {
       return;
     } else {

@@ -89,7 +89,9 @@ export class ApiKeyUsageRecorder implements OnApplicationBootstrap, BeforeApplic
     } catch (error) {
       // Keep the uses for the next flush (newer ones recorded meanwhile win).
       for (const [keyId, at] of batch) if (!this.pending.has(keyId)) this.pending.set(keyId, at);
-      this.logger.warn(`Could not write last_used_at of ${batch.length} keys: ${error instanceof Error ? error.message : error}`);
+      this.logger.warn(
+        `Could not write last_used_at of ${batch.length} keys: ${error instanceof Error ? error.message : String(error)}`,
+      );
       throw error;
     }
   }

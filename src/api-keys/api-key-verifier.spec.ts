@@ -11,7 +11,7 @@ describe('ApiKeyVerifier', () => {
     // The verifier's one dependency on the database: the repository's lookup by hash.
     const lookups: Buffer[] = [];
     const keys: Pick<ApiKeysRepository, 'findRecordByHash'> = {
-      findRecordByHash: async (keyHash) => (lookups.push(keyHash), null),
+      findRecordByHash: (keyHash) => (lookups.push(keyHash), Promise.resolve(null)),
     };
     const config = loadConfig({});
     // Neither the cache nor the recorder touches the data source before start-up or a flush.

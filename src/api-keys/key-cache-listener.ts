@@ -63,13 +63,12 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
     let attempt = 0;
     while (!this.stopped) {
       this.cache.setListenerState(attempt === 0 ? 'connecting' : 'disconnected');
-      const closed = await this.connect().catch((error: unknown) => {
+      const outcome = await this.connect().catch((error: unknown) => {
         this.logger.warn(`Key cache listener could not connect (${describe(error)}); retrying, TTL applies meanwhile`);
         return null;
       });
-      if (closed) {
+      if (outcome !== null) {
         attempt = 0;
-        const outcome = await closed;
         if (outcome === 'unsupported' || this.stopped) return;
         this.logger.warn(`Key cache listener lost its connection (${outcome}); reconnecting, TTL applies meanwhile`);
         this.cache.setListenerState('disconnected');
@@ -87,8 +86,8 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
     }
   }
 
-  /** Connects and LISTENs; resolves to a promise that settles with why the connection ended. */
-  private async connect(): Promise<Promise<string>> {
+  /** Connects and LISTENs; resolves once the connection has ended, with why ('unsupported' if LISTEN cannot work here). */
+  private async connect(): Promise<string> {
     const client = new Client({
       connectionString: this.config.databaseUrl,
       application_name: KEY_CACHE_LISTENER_APPLICATION_NAME,
@@ -135,7 +134,7 @@ export class KeyCacheListener implements OnApplicationBootstrap, OnApplicationSh
       this.cache.setListenerState('unsupported');
       await client.query('UNLISTEN *').catch(() => undefined);
       await client.end().catch(() => undefined);
-      return Promise.resolve('unsupported');
+      return 'unsupported';
     }
     return closed;
   }

@@ -5,7 +5,6 @@ import { ApiKeyAuth, CurrentPrincipal, Operator, OrgManager } from '../common/au
 import { Idempotent, IdempotencyContext, IdempotentRequest } from '../common/idempotency';
 import type { Principal } from '../common/principal';
 import { PageQueryDto } from '../common/pagination';
-import { ProblemDto } from '../common/problem';
 import { BillingService } from './billing.service';
 import {
   BalanceDto,

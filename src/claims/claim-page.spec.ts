@@ -3,7 +3,10 @@ import { escapeHtml, jsonForScript, renderClaimPage } from './claim-page';
 describe('claim page rendering', () => {
   const token = 'pvc_' + 'A'.repeat(32);
   const pending = (organization: string) =>
-    ({ found: true, preview: { organization, role: 'member', expires_at: '2026-11-30T12:00:00.000Z', status: 'pending' } }) as const;
+    ({
+      found: true,
+      preview: { organization, role: 'member', expires_at: '2026-11-30T12:00:00.000Z', status: 'pending' },
+    }) as const;
 
   it('escapes HTML special characters', () => {
     expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');

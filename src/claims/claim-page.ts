@@ -49,9 +49,14 @@ export function renderClaimPage(lookup: ClaimLookup, token: string, nonce: strin
     return {
       statusCode: 404,
       headers,
-      html: page(nonce, 'Link not found', 'unknown', `<h1>Link not found</h1>
+      html: page(
+        nonce,
+        'Link not found',
+        'unknown',
+        `<h1>Link not found</h1>
     <p class="message">This claim link is not valid. Check that you opened the whole link, or ask the
-    organization that sent it for a new one.</p>`),
+    organization that sent it for a new one.</p>`,
+      ),
     };
   }
   const { organization, role, expires_at: expiresAt, status } = lookup.preview;
@@ -69,8 +74,13 @@ export function renderClaimPage(lookup: ClaimLookup, token: string, nonce: strin
     return {
       statusCode: 410,
       headers,
-      html: page(nonce, title, status, `<h1>${escapeHtml(title)}</h1>
-    <p class="message">${message}</p>`),
+      html: page(
+        nonce,
+        title,
+        status,
+        `<h1>${escapeHtml(title)}</h1>
+    <p class="message">${message}</p>`,
+      ),
     };
   }
 

@@ -5,19 +5,13 @@ import { parseEmailAddress } from '../common/email';
 import type { Principal } from '../common/principal';
 import { ProblemException, Problems } from '../common/problem';
 import { hashClaimToken, isWellFormedClaimToken } from '../provisioning/claim-token';
-import { effectiveProvisionStatus, ProvisionStatus } from '../provisioning/provision-status';
+import { effectiveProvisionStatus } from '../provisioning/provision-status';
 import { ProvisionsRepository } from '../provisioning/provisions.repository';
 import { UsersRepository } from '../users/users.repository';
 import { ClaimDto, ClaimPreviewDto, ClaimResultDto } from './dto/claim.dto';
 
 /** What a claim token points at, for the preview and the claim page. */
 export type ClaimLookup = { found: false } | { found: true; preview: ClaimPreviewDto };
-
-const goneText: Record<Exclude<ProvisionStatus, 'pending'>, string> = {
-  claimed: 'This claim link has already been used.',
-  expired: 'This claim link has expired.',
-  cancelled: 'This claim link was cancelled by the organization that created it.',
-};
 
 @Injectable()
 export class ClaimsService {

@@ -63,7 +63,7 @@ export function decodeCursor(cursor: string, length: number): string[] {
   try {
     const values: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(values) && values.length === length && values.every((v) => typeof v === 'string')) {
-      return values as string[];
+      return values;
     }
   } catch {
     // fall through to the 400 below

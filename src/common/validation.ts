@@ -1,6 +1,6 @@
 import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ValidateIf } from 'class-validator';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBodyParser, FastifyInstance } from 'fastify';
 import { FieldError, Problems } from './problem';
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
@@ -70,13 +70,16 @@ export class StrictValidationPipe extends ValidationPipe {
 /** No request of this API nests objects or arrays; anything deeper than this is refused. */
 export const MAX_BODY_NESTING = 16;
 
+type CallbackBodyParser = Exclude<FastifyBodyParser<string>, (request: never, rawBody: string) => Promise<unknown>>;
+
 /**
  * Fastify's own JSON body parser followed by a nesting check, before any guard, interceptor or
  * pipe: a JSON body nested thousands deep made class-transformer (and the idempotency fingerprint)
  * overflow the stack, a 500. Done while parsing, so requests without a body pay nothing for it.
  */
 export function parseJsonRefusingDeepNesting(fastify: FastifyInstance): void {
-  const parse = fastify.getDefaultJsonParser('error', 'error');
+  // Fastify's default JSON parser is the callback form; its declared type also allows the promise form.
+  const parse = fastify.getDefaultJsonParser('error', 'error') as CallbackBodyParser;
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'string' as const }, (request, body: string, done) => {
     parse(request, body, (error, value) => {
@@ -102,7 +105,7 @@ function findNul(value: unknown, path: string, depth = 0): string | null {
   if (typeof value === 'string') return value.includes('\u0000') ? path : null;
   if (depth > 32 || value === null || typeof value !== 'object') return null;
   for (const [key, item] of Object.entries(value)) {
-    if (key.includes('\u0000')) return path ? `${path}.${key.replace(/\u0000/g, '')}` : 'body';
+    if (key.includes('\u0000')) return path ? `${path}.${key.replaceAll('\u0000', '')}` : 'body';
     const found = findNul(item, path ? `${path}.${key}` : key, depth + 1);
     if (found !== null) return found;
   }

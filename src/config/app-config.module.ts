@@ -1,9 +1,8 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import { ConfigModule } from '@nestjs/config';
 import { AppConfig } from './app-config';
 
 /**
- * Provides the validated AppConfig (and @nestjs/config's ConfigService over the same values).
+ * Provides the validated AppConfig.
  * The config is built before the module graph so the database and logger can depend on it,
  * and so two apps in one process (tests) can run with different settings.
  */
@@ -13,11 +12,8 @@ export class AppConfigModule {
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppConfigModule,
-      imports: [
-        ConfigModule.forRoot({ ignoreEnvFile: true, skipProcessEnv: true, load: [() => ({ app: config })] }),
-      ],
       providers: [{ provide: AppConfig, useValue: config }],
-      exports: [AppConfig, ConfigModule],
+      exports: [AppConfig],
     };
   }
 }

@@ -151,7 +151,7 @@ function camelCase(name: string): string {
   return name.toLowerCase().replace(/_([a-z0-9])/g, (_match, letter: string) => letter.toUpperCase());
 }
 
-type Variables = { readonly [K in keyof EnvironmentVariables & string as CamelCase<K>]: EnvironmentVariables[K] };
+type Variables = { readonly [K in Extract<keyof EnvironmentVariables, string> as CamelCase<K>]: EnvironmentVariables[K] };
 
 /**
  * Every variable under its camelCase name, with the validated value — except `publicBaseUrl`,
@@ -219,7 +219,7 @@ export function redactSecretValues(text: string, env: Record<string, string | un
 
 /** Validates an environment record; throws naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): AppConfig {
-  const names = Object.keys(new EnvironmentVariables()) as (keyof EnvironmentVariables & string)[];
+  const names = Object.keys(new EnvironmentVariables()) as Extract<keyof EnvironmentVariables, string>[];
   const raw: Record<string, unknown> = {};
   for (const name of names) {
     if (env[name] !== undefined) raw[name] = env[name];

@@ -42,11 +42,7 @@ export class ClaimableProvisionsService {
    * With an Idempotency-Key, a replay answers the same provision with `api_key` and `claim_url`
    * null: neither secret is ever stored, so neither can be shown again.
    */
-  async create(
-    principal: Principal,
-    dto: CreateProvisionDto,
-    idempotency?: IdempotentRequest,
-  ): Promise<CreatedProvisionDto> {
+  async create(principal: Principal, dto: CreateProvisionDto, idempotency?: IdempotentRequest): Promise<CreatedProvisionDto> {
     const id = randomUUID();
     let email = placeholderEmail(id, principal.organizationDomain);
     let externalEmail: string | null = null;
@@ -62,39 +58,44 @@ export class ClaimableProvisionsService {
     const role = dto.role ?? 'member';
 
     const scope = { organizationId: principal.organizationId, userId: principal.userId };
-    return this.idempotency.run(scope, idempotency, async (manager) => {
-      const user = await this.users.insertUser(manager, {
-        email,
-        organizationId: principal.organizationId,
-        role,
-        apiOnly: true,
-        status: 'pending_claim',
-        externalEmail,
-        provisionedBy: principal.userId,
-        expiresAt,
-      });
-      const issued = await this.keys.issue(
-        manager,
-        { userId: user.id, billingOrganizationId: principal.organizationId },
-        'provision',
-      );
-      const provision = await this.provisions.insert(manager, {
-        id,
-        organizationId: principal.organizationId,
-        userId: user.id,
-        createdBy: principal.userId,
-        email,
-        role,
-        skipOnboarding: dto.skip_onboarding ?? true,
-        claimTokenHash: hashClaimToken(token),
-        expiresAt,
-      });
-      return {
-        ...toProvisionDto(provision, new Date()),
-        api_key: issued.plaintext,
-        claim_url: `${this.config.publicBaseUrl}/claim/${token}`,
-      };
-    }, { stored: withoutSecrets<CreatedProvisionDto>('api_key', 'claim_url') });
+    return this.idempotency.run(
+      scope,
+      idempotency,
+      async (manager) => {
+        const user = await this.users.insertUser(manager, {
+          email,
+          organizationId: principal.organizationId,
+          role,
+          apiOnly: true,
+          status: 'pending_claim',
+          externalEmail,
+          provisionedBy: principal.userId,
+          expiresAt,
+        });
+        const issued = await this.keys.issue(
+          manager,
+          { userId: user.id, billingOrganizationId: principal.organizationId },
+          'provision',
+        );
+        const provision = await this.provisions.insert(manager, {
+          id,
+          organizationId: principal.organizationId,
+          userId: user.id,
+          createdBy: principal.userId,
+          email,
+          role,
+          skipOnboarding: dto.skip_onboarding ?? true,
+          claimTokenHash: hashClaimToken(token),
+          expiresAt,
+        });
+        return {
+          ...toProvisionDto(provision, new Date()),
+          api_key: issued.plaintext,
+          claim_url: `${this.config.publicBaseUrl}/claim/${token}`,
+        };
+      },
+      { stored: withoutSecrets<CreatedProvisionDto>('api_key', 'claim_url') },
+    );
   }
 
   async list(principal: Principal, query: ListProvisionsQueryDto): Promise<ProvisionPageDto> {

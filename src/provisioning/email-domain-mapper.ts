@@ -1,9 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { parseEmailAddress } from '../common/email';
 
-export type EmailMapping =
-  | { ok: true; email: string; externalEmail: string }
-  | { ok: false; reason: string };
+export type EmailMapping = { ok: true; email: string; externalEmail: string } | { ok: false; reason: string };
 
 /**
  * Places an end-user's address under the provisioner's domain:

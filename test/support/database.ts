@@ -31,7 +31,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const worker = Number(process.env.JEST_WORKER_ID ?? '1');
   const url = urls[(worker - 1) % urls.length];
   await withClient(url, (c) => c.query('DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;'));
-  return { url, embedded: true, drop: async () => undefined };
+  return { url, embedded: true, drop: () => Promise.resolve() };
 }
 
 export async function withClient<T>(url: string, fn: (client: Client) => Promise<T>): Promise<T> {

@@ -34,9 +34,12 @@ describe('CreateCreditDto', () => {
     expect(errorsOf(CreateCreditDto, { domain, amount: 1 })).toEqual([]);
   });
 
-  it.each(['', 'not a domain', '-x.com', 'x..com', 'x.com.', 'a@b.com', `${'a'.repeat(64)}.com`])('refuses domain %p', (domain) => {
-    expect(errorsOf(CreateCreditDto, { domain, amount: 1 })).toEqual(['domain']);
-  });
+  it.each(['', 'not a domain', '-x.com', 'x..com', 'x.com.', 'a@b.com', `${'a'.repeat(64)}.com`])(
+    'refuses domain %p',
+    (domain) => {
+      expect(errorsOf(CreateCreditDto, { domain, amount: 1 })).toEqual(['domain']);
+    },
+  );
 });
 
 describe('UsageQueryDto', () => {

@@ -1,3 +1,4 @@
+import type { MigrationInterface } from 'typeorm';
 import { InitialSchema1795434712884 } from './1795434712884-InitialSchema';
 import { Provisions1795435625645 } from './1795435625645-Provisions';
 import { Billing1795435626831 } from './1795435626831-Billing';
@@ -6,7 +7,7 @@ import { IdempotencyKeysPerUser1795500310000 } from './1795500310000-Idempotency
 import { LedgerKeepsSpender1795500320000 } from './1795500320000-LedgerKeepsSpender';
 
 /** Every migration, in order. `npm run migration:generate` writes a new file; add it here. */
-export const MIGRATIONS: Function[] = [
+export const MIGRATIONS: (new () => MigrationInterface)[] = [
   InitialSchema1795434712884,
   Provisions1795435625645,
   Billing1795435626831,

@@ -64,7 +64,11 @@ export class CreatedProvisionDto extends ProvisionDto {
    * The claim link to hand to the end-user (single use). Shown only in this response; null only in
    * the replay of an Idempotency-Key request (`secrets_withheld`).
    */
-  @ApiProperty({ type: String, nullable: true, example: 'https://provisio.example.com/claim/pvc_8sK2mQ0xVb4Zr7TnLp1WcY9dHe3Ja6Uf' })
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'https://provisio.example.com/claim/pvc_8sK2mQ0xVb4Zr7TnLp1WcY9dHe3Ja6Uf',
+  })
   claim_url: string | null;
 
   /**
