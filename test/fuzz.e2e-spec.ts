@@ -27,6 +27,8 @@ interface Case {
   who: Who;
   /** A JSON value (sent as application/json) or, with `raw`, the exact text to send. */
   body?: unknown;
+  /** A JSON body built from the fixtures (when it needs their ids). */
+  bodyOf?: (c: Ctx) => object;
   raw?: string;
   contentType?: string;
   headers?: Record<string, string>;
@@ -369,12 +371,21 @@ const CASES: Case[] = [
     body: { user_id: UUID_UNKNOWN },
     status: 404,
   },
+  // An id of no user of the caller's organization is 404 for everyone (Authorization: another organization's users are not revealed).
   {
-    name: 'create key: a member for another user',
+    name: 'create key: a member for an unknown user',
     method: 'post',
     path: '/api/v1/api-keys',
     who: 'member',
     body: { user_id: UUID_UNKNOWN },
+    status: 404,
+  },
+  {
+    name: 'create key: a member for a user of its organization it does not outrank',
+    method: 'post',
+    path: '/api/v1/api-keys',
+    who: 'member',
+    bodyOf: (c: Ctx) => ({ user_id: c.provisioner.id }),
     status: 403,
   },
   ...idPathCases('revoke key', 'delete', '/api/v1/api-keys', 'provisioner'),
@@ -582,6 +593,8 @@ describe('bad input: every route answers 4xx problem details and changes nothing
     for (const [name, value] of Object.entries(c.headers ?? {})) req = req.set(name, value);
     if (c.raw !== undefined) {
       req = req.set('Content-Type', c.contentType ?? 'application/json').send(c.raw);
+    } else if (c.bodyOf !== undefined) {
+      req = req.send(c.bodyOf(ctx));
     } else if (c.body !== undefined) {
       req = req.send(c.body as object);
     }

@@ -141,6 +141,9 @@ describe('OpenAPI document', () => {
     expect(Object.keys(schemas.CreateUserDto.properties ?? {})).toEqual(['email']);
     expect(schemas.CreateUserDto.required).toEqual(['email']);
     expect(Object.keys(schemas.CreatedUserDto.properties ?? {})).toEqual(expect.arrayContaining(['id', 'email', 'api_key']));
+    expect(schemas.ApiKeyDto.properties?.scope).toEqual(expect.objectContaining({ enum: ['full', 'restricted'] }));
+    expect(schemas.MeDto.properties?.scope).toEqual(expect.objectContaining({ enum: ['full', 'restricted'] }));
+    expect(Object.keys(schemas.ClaimPreviewDto.properties ?? {})).toContain('transfer');
     expect(Object.keys(schemas.CreateCreditDto.properties ?? {}).sort()).toEqual(['amount', 'domain', 'reason']);
     expect(schemas.CreateCreditDto.required?.sort()).toEqual(['amount', 'domain']);
     expect(schemas.LedgerEntryDto.properties).toHaveProperty('balance_after');

@@ -187,6 +187,58 @@ describe('claimable provisions and claims', () => {
   });
 
   describe('transfer into an existing account', () => {
+    it('previews with the receiving key what a transfer would do, changing nothing', async () => {
+      const frank = await adminCreateUser(t, { email: 'frank@frank-co.example' });
+      const p = await createProvision(t, guy.api_key);
+      const before = await rowCounts(t);
+      const preview = await t
+        .http()
+        .get(`/api/v1/claims/${tokenOf(p)}`)
+        .set('X-API-Key', frank.api_key);
+      expect(preview.status).toBe(200);
+      expect(preview.body).toEqual({
+        organization: 'orchestrator.com',
+        role: 'member',
+        expires_at: p.expires_at,
+        status: 'pending',
+        transfer: {
+          into_user_id: frank.id,
+          into_email: 'frank@frank-co.example',
+          keys: 1,
+          billing_organization: 'orchestrator.com',
+          scope: 'restricted',
+        },
+      });
+      // No transfer part without a key, with the provisioned key itself, or with a restricted key.
+      expect((await t.http().get(`/api/v1/claims/${tokenOf(p)}`)).body.transfer).toBeUndefined();
+      expect(
+        (
+          await t
+            .http()
+            .get(`/api/v1/claims/${tokenOf(p)}`)
+            .set('X-API-Key', p.api_key)
+        ).body.transfer,
+      ).toBeUndefined();
+      expect(await rowCounts(t)).toEqual(before);
+      const q = await createProvision(t, guy.api_key);
+      expect((await claim(tokenOf(q), { email: 'frank@frank-co.example' }, frank.api_key)).status).toBe(200);
+      const restricted = await t
+        .http()
+        .get(`/api/v1/claims/${tokenOf(p)}`)
+        .set('X-API-Key', q.api_key);
+      expect(restricted.status).toBe(200);
+      expect(restricted.body.transfer).toBeUndefined();
+      expect((await claim(tokenOf(p), { email: 'frank@frank-co.example' }, q.api_key)).status).toBe(403);
+      expect(
+        (
+          await t
+            .http()
+            .get(`/api/v1/claims/${tokenOf(p)}`)
+            .set('X-API-Key', 'pvk_not-a-key')
+        ).status,
+      ).toBe(401);
+    });
+
     it('moves the keys to the account of the X-API-Key, still billed to the provisioning organization', async () => {
       const carol = await adminCreateUser(t, { email: 'carol@carol-co.com' });
       const p = await createProvision(t, guy.api_key);
@@ -209,6 +261,7 @@ describe('claimable provisions and claims', () => {
         email: 'carol@carol-co.com',
         organization_id: carol.organization_id,
         billing_organization_id: guy.organization_id,
+        scope: 'restricted',
       });
       expect(carol.organization_id).not.toBe(guy.organization_id);
       // Carol's own key is untouched and spends her own pool.

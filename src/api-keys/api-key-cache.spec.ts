@@ -14,6 +14,7 @@ function record(userId: string, keyId = `k-${userId}`): KeyRecord {
       organizationId: 'o',
       organizationDomain: 'b.com',
       billingOrganizationId: 'o',
+      scope: 'full',
       role: 'member',
       isProvisioner: false,
       isOperator: false,

@@ -46,6 +46,7 @@ describe('ApiKeyVerifier', () => {
         organizationId: 'o',
         organizationDomain: 'b.com',
         billingOrganizationId: 'o',
+        scope: 'full',
         role: 'member',
         isProvisioner: false,
         isOperator: false,

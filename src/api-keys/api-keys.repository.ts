@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, IsNull, Repository } from 'typeorm';
 import { paginateByCreation, PageQueryDto } from '../common/pagination';
-import type { Principal, UserRole, UserStatus } from '../common/principal';
+import type { ActingTarget, KeyListing } from '../common/authorization/access-policy';
+import type { KeyScope, Principal, UserRole, UserStatus } from '../common/principal';
 import { Database, Statement } from '../database/database';
 import { User } from '../users/entities/user.entity';
 import { ApiKeyCache } from './api-key-cache';
@@ -19,6 +20,8 @@ export interface KeyRecord {
 export interface KeyOwner {
   userId: string;
   billingOrganizationId: string;
+  /** Default `full`; only the rotation of a restricted key issues another restricted one. */
+  scope?: KeyScope;
 }
 
 /** A key generated here: the plaintext exists only in this value, the database keeps its hash. */
@@ -37,6 +40,7 @@ interface ApiKeyRow {
   id: string;
   user_id: string;
   billing_organization_id: string;
+  scope: KeyScope;
   key_hash: Buffer;
   prefix: string;
   name: string | null;
@@ -48,6 +52,7 @@ interface ApiKeyRow {
 interface KeyRecordRow {
   key_id: string;
   billing_organization_id: string;
+  scope: KeyScope;
   revoked_at: Date | null;
   user_id: string;
   email: string;
@@ -64,13 +69,13 @@ interface KeyRecordRow {
   created_at: Date;
 }
 
-const KEY_COLUMNS = 'id, user_id, billing_organization_id, key_hash, prefix, name, created_at, last_used_at, revoked_at';
+const KEY_COLUMNS = 'id, user_id, billing_organization_id, scope, key_hash, prefix, name, created_at, last_used_at, revoked_at';
 
 /** The key verifier's lookup: the key, its user and the user's organization, by hash. */
 const LOOKUP: Statement = {
   name: 'provisio_key_lookup',
   text: `
-  SELECT k.id AS key_id, k.billing_organization_id, k.revoked_at,
+  SELECT k.id AS key_id, k.billing_organization_id, k.scope, k.revoked_at,
          u.id AS user_id, u.email, u.organization_id, o.domain, u.role, u.is_provisioner, u.is_operator,
          u.api_only, u.status, u.external_email, u.provisioned_by, u.expires_at, u.created_at
     FROM api_keys k
@@ -152,6 +157,7 @@ export class ApiKeysRepository {
         organizationId: row.organization_id,
         organizationDomain: row.domain,
         billingOrganizationId: row.billing_organization_id,
+        scope: row.scope,
         role: row.role,
         isProvisioner: row.is_provisioner,
         isOperator: row.is_operator,
@@ -165,9 +171,12 @@ export class ApiKeysRepository {
     };
   }
 
-  /** A user of an organization, as a prospective key owner (a read of Users' table), or null. */
-  findOwner(manager: EntityManager, userId: string, organizationId: string): Promise<User | null> {
-    return manager.findOneBy(User, { id: userId, organizationId });
+  /**
+   * A user, as a prospective key owner (a read of Users' table), or null: of `organizationId`, or of
+   * any organization when it is null (the operator's reach).
+   */
+  findOwner(manager: EntityManager, userId: string, organizationId: string | null): Promise<User | null> {
+    return manager.findOneBy(User, { id: userId, ...(organizationId === null ? {} : { organizationId }) });
   }
 
   async countLive(manager: EntityManager, userId: string): Promise<number> {
@@ -179,31 +188,66 @@ export class ApiKeysRepository {
     return row.count;
   }
 
-  /**
-   * A key, locked for update, if `userId` owns it or (with `organizationId`) a user of that
-   * organization does; else null.
-   */
-  findForUpdate(
-    manager: EntityManager,
-    keyId: string,
-    scope: { organizationId: string } | { userId: string },
-  ): Promise<ApiKey | null> {
-    return manager
-      .getRepository(ApiKey)
-      .createQueryBuilder('k')
-      .innerJoin(User, 'u', 'u.id = k.user_id')
-      .where('k.id = :keyId', { keyId })
-      .andWhere('organizationId' in scope ? 'u.organization_id = :orgId' : 'k.user_id = :userId', {
-        orgId: 'organizationId' in scope ? scope.organizationId : undefined,
-        userId: 'userId' in scope ? scope.userId : undefined,
-      })
-      .setLock('pessimistic_write', undefined, ['k'])
-      .getOne();
+  /** A key, locked for update, with what the authorization policy needs to know of its owner; or null. */
+  async findWithOwnerForUpdate(manager: EntityManager, keyId: string): Promise<{ key: ApiKey; owner: ActingTarget } | null> {
+    const [row] = await this.database.query<ApiKeyRow & OwnerRow>(
+      `SELECT ${KEY_COLUMNS.split(', ')
+        .map((c) => `k.${c}`)
+        .join(', ')},
+              u.organization_id AS owner_organization_id, u.role AS owner_role,
+              u.is_provisioner AS owner_is_provisioner, u.is_operator AS owner_is_operator,
+              u.status AS owner_status, u.provisioned_by AS owner_provisioned_by
+         FROM api_keys k JOIN users u ON u.id = k.user_id
+        WHERE k.id = $1
+          FOR UPDATE OF k`,
+      [keyId],
+      manager,
+    );
+    if (!row) return null;
+    return {
+      key: keyFromRow(row),
+      owner: {
+        id: row.user_id,
+        organizationId: row.owner_organization_id,
+        role: row.owner_role,
+        isProvisioner: row.owner_is_provisioner,
+        isOperator: row.owner_is_operator,
+        status: row.owner_status,
+        provisionedBy: row.owner_provisioned_by,
+      },
+    };
   }
 
-  /** One page of a user's keys, oldest first. */
-  page(userId: string, query: PageQueryDto): Promise<{ items: ApiKey[]; nextCursor: string | null }> {
-    return paginateByCreation(this.keys.createQueryBuilder('k').where('k.user_id = :userId', { userId }), query);
+  /**
+   * One page of the keys a listing allows, oldest first: one key, one user's keys, or a user's keys
+   * plus those its organization pays for that users of other organizations hold.
+   */
+  page(
+    listing: Extract<KeyListing, { decision: 'allowed' }>,
+    query: PageQueryDto,
+  ): Promise<{ items: ApiKey[]; nextCursor: string | null }> {
+    const qb = this.keys.createQueryBuilder('k');
+    if (listing.onlyKeyId !== null) {
+      qb.where('k.id = :keyId', { keyId: listing.onlyKeyId });
+    } else if (listing.paidByOrganizationId !== null) {
+      qb.innerJoin(User, 'u', 'u.id = k.user_id').where(
+        '(k.user_id = :userId OR (k.billing_organization_id = :orgId AND u.organization_id <> :orgId))',
+        { userId: listing.userId, orgId: listing.paidByOrganizationId },
+      );
+    } else {
+      qb.where('k.user_id = :userId', { userId: listing.userId });
+    }
+    return paginateByCreation(qb, query);
+  }
+
+  /** How many keys (live or revoked) a user has: what a transfer claim would move. */
+  async countAll(manager: EntityManager | undefined, userId: string): Promise<number> {
+    const [row] = await this.database.query<{ count: number }>(
+      `SELECT count(*)::int AS count FROM api_keys WHERE user_id = $1`,
+      [userId],
+      manager,
+    );
+    return row.count;
   }
 
   /** Revokes one key if it is live; false when it was already revoked. */
@@ -241,12 +285,14 @@ export class ApiKeysRepository {
   }
 
   /**
-   * Moves every key of one user to another, inside the caller's transaction. `billing_organization_id`
-   * is left as it is, so the keys keep spending the pool they spent before. Returns the moved key ids.
+   * Moves every key of one user to another, inside the caller's transaction, as `restricted` keys:
+   * whoever held them before (the provisioner saw their plaintext) must never act with the receiving
+   * user's manager, provisioner or operator rights. `billing_organization_id` is left as it is, so
+   * the keys keep spending the pool they spent before. Returns the moved key ids.
    */
   async moveAllToUser(manager: EntityManager, fromUserId: string, toUserId: string): Promise<string[]> {
     const rows = await this.database.query<{ id: string }>(
-      `UPDATE api_keys SET user_id = $2 WHERE user_id = $1 RETURNING id`,
+      `UPDATE api_keys SET user_id = $2, scope = 'restricted' WHERE user_id = $1 RETURNING id`,
       [fromUserId, toUserId],
       manager,
     );
@@ -278,14 +324,24 @@ export class ApiKeysRepository {
   ): Promise<ApiKey> {
     // RETURNING the whole row: one round trip, no read-back.
     const [row] = await this.database.query<ApiKeyRow>(
-      `INSERT INTO api_keys (user_id, billing_organization_id, key_hash, prefix, name)
-       VALUES ($1, $2, $3, $4, $5)
+      `INSERT INTO api_keys (user_id, billing_organization_id, scope, key_hash, prefix, name)
+       VALUES ($1, $2, $3, $4, $5, $6)
        RETURNING ${KEY_COLUMNS}`,
-      [owner.userId, owner.billingOrganizationId, keyHash, prefix, name],
+      [owner.userId, owner.billingOrganizationId, owner.scope ?? 'full', keyHash, prefix, name],
       manager,
     );
     return keyFromRow(row);
   }
+}
+
+/** The owner's columns the authorization policy reads, beside a key row. */
+interface OwnerRow {
+  owner_organization_id: string;
+  owner_role: UserRole;
+  owner_is_provisioner: boolean;
+  owner_is_operator: boolean;
+  owner_status: UserStatus;
+  owner_provisioned_by: string | null;
 }
 
 /** An api_keys row as returned by RETURNING, as the entity. */
@@ -294,6 +350,7 @@ function keyFromRow(row: ApiKeyRow): ApiKey {
     id: row.id,
     userId: row.user_id,
     billingOrganizationId: row.billing_organization_id,
+    scope: row.scope,
     keyHash: row.key_hash,
     prefix: row.prefix,
     name: row.name,

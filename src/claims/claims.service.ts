@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApiKeysRepository } from '../api-keys/api-keys.repository';
+import { mayReceiveClaim } from '../common/authorization/access-policy';
 import { parseEmailAddress } from '../common/email';
 import type { Principal } from '../common/principal';
 import { ProblemException, Problems } from '../common/problem';
@@ -24,11 +25,39 @@ export class ClaimsService {
 
   /** The provision behind a token, with its effective status; `found: false` for unknown or malformed tokens. */
   async lookup(token: string, now = new Date()): Promise<ClaimLookup> {
-    if (!isWellFormedClaimToken(token)) return { found: false };
-    const row = await this.provisions.findByTokenHash(undefined, hashClaimToken(token));
-    if (!row) return { found: false };
+    const found = await this.find(token, now);
+    return found ? { found: true, preview: found.preview } : { found: false };
+  }
+
+  /**
+   * Preview of a claimable provision: 404 unknown, 410 when it is no longer pending. With the full
+   * key of an active user other than the placeholder, also what a claim with that key would do.
+   */
+  async preview(token: string, principal?: Principal): Promise<ClaimPreviewDto> {
+    const found = await this.find(token, new Date());
+    if (!found) throw unknownToken();
+    const { preview, placeholderId } = found;
+    if (preview.status !== 'pending') throw Problems.claimLinkGone(preview.status);
+    if (!principal || principal.status !== 'active' || !mayReceiveClaim(principal)) return preview;
+    if (placeholderId === null || placeholderId === principal.userId) return preview;
     return {
-      found: true,
+      ...preview,
+      transfer: {
+        into_user_id: principal.userId,
+        into_email: principal.email,
+        keys: await this.keys.countAll(undefined, placeholderId),
+        billing_organization: preview.organization,
+        scope: 'restricted',
+      },
+    };
+  }
+
+  private async find(token: string, now: Date): Promise<{ preview: ClaimPreviewDto; placeholderId: string | null } | null> {
+    if (!isWellFormedClaimToken(token)) return null;
+    const row = await this.provisions.findByTokenHash(undefined, hashClaimToken(token));
+    if (!row) return null;
+    return {
+      placeholderId: row.user_id,
       preview: {
         organization: row.domain,
         role: row.role,
@@ -38,14 +67,6 @@ export class ClaimsService {
     };
   }
 
-  /** Preview of a claimable provision: 404 unknown, 410 when it is no longer pending. */
-  async preview(token: string): Promise<ClaimPreviewDto> {
-    const result = await this.lookup(token);
-    if (!result.found) throw unknownToken();
-    if (result.preview.status !== 'pending') throw Problems.claimLinkGone(result.preview.status);
-    return result.preview;
-  }
-
   /**
    * Claims a provision, once. The provision row is switched from `pending` to `claimed` by one
    * conditional UPDATE (pending and unexpired), which row-locks it: of concurrent claims exactly one
@@ -53,11 +74,14 @@ export class ClaimsService {
    * transaction, so a refused claim (409) leaves the provision pending.
    *
    * - Without a key: the placeholder user becomes `active`, never expires, `external_email` = email.
-   * - With the key of another active user: the provisioned keys move to that user (billed as before)
-   *   and the placeholder is deleted.
+   * - With the full key of another active user: the provisioned keys move to that user as
+   *   `restricted` keys (billed as before) and the placeholder is deleted.
    */
   async claim(token: string, dto: ClaimDto, principal: Principal | undefined): Promise<ClaimResultDto> {
     if (!isWellFormedClaimToken(token)) throw unknownToken();
+    if (principal && !mayReceiveClaim(principal)) {
+      throw Problems.forbidden('A restricted key cannot receive a claim; send a full key of the account, or no key.');
+    }
     const parsed = parseEmailAddress(dto.email);
     if (!parsed.ok) throw Problems.validationFailed([{ field: 'email', message: `email ${parsed.reason}` }]);
     const claimedEmail = dto.email.trim();

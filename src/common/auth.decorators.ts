@@ -14,6 +14,8 @@ export const API_KEY_HEADER = 'x-api-key';
  * - `any`: any valid key;
  * - `org_manager`: an owner or admin of the organization, or a provisioner;
  * - `provisioner`, `operator`: the user holds that flag.
+ * Each against the caller's effective rights (common/authorization/access-policy): a restricted
+ * key or a pending provision's key is a plain member whatever its user's role and flags.
  */
 export type Access = 'public' | 'optional' | 'any' | 'org_manager' | 'provisioner' | 'operator';
 export const ACCESS_METADATA = 'provisio:access';
@@ -36,9 +38,12 @@ export function ApiKeyAuth(access: Exclude<Access, 'public'> = 'any') {
 }
 
 const forbiddenText: Record<'org_manager' | 'provisioner' | 'operator', string> = {
-  org_manager: 'The key is valid but belongs to neither an owner/admin of the organization nor a provisioner.',
-  provisioner: 'The key is valid but its user is not a provisioner.',
-  operator: 'The key is valid but its user is not an operator.',
+  org_manager:
+    'The key is valid but belongs to neither an owner/admin of the organization nor a provisioner, or it is a ' +
+    "restricted key or a pending provision's key (those act as a plain member); or, acting on a user, you do not " +
+    'outrank it.',
+  provisioner: 'The key is valid but its user is not a provisioner, or the key is restricted.',
+  operator: 'The key is valid but its user is not an operator, or the key is restricted.',
 };
 
 export const Provisioner = () => ApiKeyAuth('provisioner');

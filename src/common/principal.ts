@@ -2,6 +2,12 @@ export const USER_ROLES = ['owner', 'admin', 'member'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
 export const USER_STATUSES = ['active', 'pending_claim', 'disabled'] as const;
 export type UserStatus = (typeof USER_STATUSES)[number];
+/**
+ * What an API key may do: `full` acts with all of its user's rights; `restricted` (every key moved
+ * into an existing account by a claim) acts as a plain member whatever its user's role and flags.
+ */
+export const KEY_SCOPES = ['full', 'restricted'] as const;
+export type KeyScope = (typeof KEY_SCOPES)[number];
 
 /**
  * Who is calling: the verified API key, its user and organization. Built by the ApiKeyGuard
@@ -15,6 +21,8 @@ export interface Principal {
   organizationDomain: string;
   /** The pool this key spends (differs from organizationId only for keys moved by a claim). */
   billingOrganizationId: string;
+  /** The calling key's scope; `restricted` keys act as plain members (see authorization/access-policy). */
+  scope: KeyScope;
   role: UserRole;
   isProvisioner: boolean;
   isOperator: boolean;
@@ -25,9 +33,4 @@ export interface Principal {
   /** Pending provisions only: the key is refused from this instant on. */
   expiresAt: Date | null;
   createdAt: Date;
-}
-
-/** Org admins/owners and provisioners manage the users and keys of their own organization. */
-export function canManageOrganization(principal: Principal): boolean {
-  return principal.role === 'owner' || principal.role === 'admin' || principal.isProvisioner;
 }

@@ -21,6 +21,8 @@ export interface NewProvision {
 /** What a claim token points at, with its organization's domain. */
 export interface ProvisionByToken {
   id: string;
+  /** The placeholder user while the provision is pending; null once it is gone. */
+  user_id: string | null;
   domain: string;
   role: ProvisionRole;
   status: ProvisionStatus;
@@ -127,7 +129,7 @@ export class ProvisionsRepository {
   /** The provision behind a claim token's hash, with its organization's domain, or null. */
   async findByTokenHash(manager: EntityManager | undefined, tokenHash: Buffer): Promise<ProvisionByToken | null> {
     const [row] = await this.database.query<ProvisionByToken>(
-      `SELECT p.id, o.domain, p.role, p.status, p.expires_at
+      `SELECT p.id, p.user_id, o.domain, p.role, p.status, p.expires_at
          FROM provisions p JOIN organizations o ON o.id = p.organization_id
         WHERE p.claim_token_hash = $1`,
       [tokenHash],

@@ -33,5 +33,6 @@ function buildMe(principal: Principal): MeDto {
     created_at: principal.createdAt.toISOString(),
     organization: { id: principal.organizationId, domain: principal.organizationDomain },
     billing_organization_id: principal.billingOrganizationId,
+    scope: principal.scope,
   };
 }

@@ -41,7 +41,11 @@ export class UsersController {
     return this.users.get(principal, params.id);
   }
 
-  /** Deactivates a user of your organization: status `disabled`, every key revoked at once. */
+  /**
+   * Deactivates a user of your organization, by rank (an owner deactivates admins and members, an
+   * admin members, a provisioner the users it provisioned; only an operator an owner, a provisioner
+   * or an operator): status `disabled`, every key revoked at once.
+   */
   @Delete('users/:id')
   @HttpCode(204)
   @OrgManager()

@@ -112,12 +112,11 @@ export class UsersRepository {
     return manager.findOneBy(User, { email });
   }
 
-  /** A user of one organization (optionally locked for update), or null. */
-  findInOrganization(manager: EntityManager, organizationId: string, id: string, lock = false): Promise<User | null> {
-    const qb = manager
-      .getRepository(User)
-      .createQueryBuilder('u')
-      .where('u.id = :id AND u.organization_id = :orgId', { id, orgId: organizationId });
+  /** A user of one organization, or of any when `organizationId` is null (optionally locked for update); or null. */
+  findInOrganization(manager: EntityManager, organizationId: string | null, id: string, lock = false): Promise<User | null> {
+    const qb = manager.getRepository(User).createQueryBuilder('u').where('u.id = :id', { id });
+    // null: any organization (the operator's reach).
+    if (organizationId !== null) qb.andWhere('u.organization_id = :orgId', { orgId: organizationId });
     if (lock) qb.setLock('pessimistic_write');
     return qb.getOne();
   }

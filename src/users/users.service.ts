@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ApiKeysRepository } from '../api-keys/api-keys.repository';
+import { canActOn, userLookupOrganization } from '../common/authorization/access-policy';
 import { isPublicMailboxDomain, parseEmailAddress } from '../common/email';
 import type { Principal } from '../common/principal';
 import { ProblemException, Problems } from '../common/problem';
@@ -54,15 +55,18 @@ export class UsersService {
     return toUserDto(await this.findInOrganization(this.dataSource.manager, principal, id));
   }
 
-  /** Deactivates a user: status `disabled` and every key revoked, in one transaction. */
+  /** Deactivates a user, by rank (access-policy): status `disabled` and every key revoked, in one transaction. */
   async deactivate(principal: Principal, id: string): Promise<void> {
     if (id === principal.userId) {
       throw Problems.cannotDeactivateSelf();
     }
     await this.dataSource.transaction(async (manager) => {
       const user = await this.findInOrganization(manager, principal, id, true);
-      if (user.isOperator && !principal.isOperator) {
-        throw Problems.forbidden('Only an operator can deactivate an operator.');
+      if (canActOn(principal, user) !== 'allowed') {
+        throw Problems.forbidden(
+          `You may not deactivate user ${id}: an owner deactivates admins and members, an admin members, a ` +
+            'provisioner the users it provisioned; only an operator deactivates an owner, a provisioner or an operator.',
+        );
       }
       await this.users.update(manager, user.id, { status: 'disabled' });
       await this.keys.revokeAllForUser(manager, user.id);
@@ -119,9 +123,10 @@ export class UsersService {
     return Problems.emailTaken(email, existing);
   }
 
-  /** A user of the caller's organization, else 404 (another organization's users are not revealed). */
+  /** A user the caller may look up (its organization's; any for the operator), else 404 (others are not revealed). */
   private async findInOrganization(manager: EntityManager, principal: Principal, id: string, lock = false): Promise<User> {
-    const user = await this.users.findInOrganization(manager, principal.organizationId, id, lock);
+    // The caller's organization; every organization for the operator (access-policy).
+    const user = await this.users.findInOrganization(manager, userLookupOrganization(principal), id, lock);
     if (!user) throw Problems.notFound(`User ${id} was not found in your organization.`);
     return user;
   }

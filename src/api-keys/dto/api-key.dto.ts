@@ -1,6 +1,8 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsOptional, IsString, IsUUID, Length, MaxLength } from 'class-validator';
 import { PageOf, PageQueryDto } from '../../common/pagination';
+import { KEY_SCOPES } from '../../common/principal';
+import type { KeyScope } from '../../common/principal';
 import { OptionalField } from '../../common/validation';
 
 export class ApiKeyDto {
@@ -11,6 +13,12 @@ export class ApiKeyDto {
   name: string | null;
   /** The organization whose credit pool this key spends. */
   billing_organization_id: string;
+  /**
+   * `full`: the key acts with all of its user's rights. `restricted`: it acts as a plain member
+   * (keys moved into an existing account by a claim, and their rotations).
+   */
+  @ApiProperty({ enum: KEY_SCOPES })
+  scope: KeyScope;
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
@@ -31,14 +39,22 @@ export class CreateApiKeyDto {
   @Length(1, 100)
   name?: string;
 
-  /** Create the key for this user of your organization (org admins/owners and provisioners only). Default: yourself. */
+  /**
+   * Create the key for this user of your organization, when you may act on it (a higher rank, or a
+   * provisioner for the users it provisioned). Default: yourself. The key spends the user's own
+   * organization's pool.
+   */
   @OptionalField()
   @IsUUID('all')
   user_id?: string;
 }
 
 export class ListApiKeysQueryDto extends PageQueryDto {
-  /** List this user's keys (org admins/owners and provisioners only). Default: your own. */
+  /**
+   * List this user's keys, when you may act on it. Default: your own keys and, for the managers of
+   * an organization, the keys it pays for that users of other organizations hold (keys moved by a
+   * claim). A restricted key lists only itself.
+   */
   @IsOptional()
   @IsUUID('all')
   user_id?: string;

@@ -1,9 +1,11 @@
-import { Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import type { KeyScope } from '../../common/principal';
 import { Organization } from '../../users/entities/organization.entity';
 import { User } from '../../users/entities/user.entity';
 
 /** An API key, stored only as its SHA-256 and its first 12 characters. */
 @Entity('api_keys')
+@Check('ck_api_keys_scope', `"scope" IN ('full', 'restricted')`)
 export class ApiKey {
   @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'pk_api_keys' })
   id: string;
@@ -27,6 +29,10 @@ export class ApiKey {
   @ManyToOne(() => Organization, { onDelete: 'RESTRICT' })
   @JoinColumn({ name: 'billing_organization_id', foreignKeyConstraintName: 'fk_api_keys_billing_organization_id' })
   billingOrganization?: Organization;
+
+  /** `restricted` for keys moved into an existing account by a claim: they act as a plain member. */
+  @Column({ type: 'text', default: 'full' })
+  scope: KeyScope;
 
   @Index('uq_api_keys_key_hash', { unique: true })
   @Column({ name: 'key_hash', type: 'bytea' })

@@ -3,6 +3,19 @@ import { IsString, MaxLength } from 'class-validator';
 import { PROVISION_ROLES, PROVISION_STATUSES } from '../../provisioning/provision-status';
 import type { ProvisionRole, ProvisionStatus } from '../../provisioning/provision-status';
 
+/** What a claim sent with the same X-API-Key would do (a dry run: nothing changes). */
+export class ClaimTransferPreviewDto {
+  /** The account that would receive the provisioned keys (the X-API-Key's user). */
+  into_user_id: string;
+  into_email: string;
+  /** How many keys would move; they become `restricted` keys of that account. */
+  keys: number;
+  /** The domain of the organization whose credit pool the moved keys would keep spending. */
+  billing_organization: string;
+  @ApiProperty({ enum: ['restricted'] })
+  scope: 'restricted';
+}
+
 export class ClaimPreviewDto {
   /** The domain of the organization that provisioned the account. */
   @ApiProperty({ example: 'orchestrator.com' })
@@ -14,6 +27,11 @@ export class ClaimPreviewDto {
   /** Always `pending` here: any other status answers 410. */
   @ApiProperty({ enum: PROVISION_STATUSES, example: 'pending' })
   status: ProvisionStatus;
+  /**
+   * Only when sent with the full key of an active user other than the provisioned one: what a
+   * claim with that key would do.
+   */
+  transfer?: ClaimTransferPreviewDto;
 }
 
 export class ClaimDto {

@@ -3,6 +3,7 @@ import { InitialSchema1795434712884 } from './1795434712884-InitialSchema';
 import { Provisions1795435625645 } from './1795435625645-Provisions';
 import { Billing1795435626831 } from './1795435626831-Billing';
 import { CreditPools1795500110000 } from './1795500110000-CreditPools';
+import { ApiKeyScope1795500200000 } from './1795500200000-ApiKeyScope';
 import { IdempotencyKeysPerUser1795500310000 } from './1795500310000-IdempotencyKeysPerUser';
 import { LedgerKeepsSpender1795500320000 } from './1795500320000-LedgerKeepsSpender';
 
@@ -12,6 +13,7 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   Provisions1795435625645,
   Billing1795435626831,
   CreditPools1795500110000,
+  ApiKeyScope1795500200000,
   IdempotencyKeysPerUser1795500310000,
   LedgerKeepsSpender1795500320000,
 ];

@@ -1,8 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { PageOf, PageQueryDto } from '../../common/pagination';
-import { USER_ROLES, USER_STATUSES } from '../../common/principal';
-import type { UserRole, UserStatus } from '../../common/principal';
+import { KEY_SCOPES, USER_ROLES, USER_STATUSES } from '../../common/principal';
+import type { KeyScope, UserRole, UserStatus } from '../../common/principal';
 import { OptionalField } from '../../common/validation';
 
 export class UserDto {
@@ -50,6 +50,12 @@ export class MeDto extends UserDto {
   organization: OrganizationSummaryDto;
   /** The organization whose credit pool the calling key spends. */
   billing_organization_id: string;
+  /**
+   * The calling key's scope. `restricted` (a key moved into this account by a claim): the key acts
+   * as a plain member whatever `role`, `is_provisioner` and `is_operator` say.
+   */
+  @ApiProperty({ enum: KEY_SCOPES })
+  scope: KeyScope;
 }
 
 export class UserPageDto extends PageOf(UserDto) {}
