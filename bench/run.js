@@ -7,7 +7,8 @@
 //                       a fresh database is created on it for the run and dropped at the end
 //   BENCH_SECONDS       seconds per measured run (default 5)
 //   BENCH_PAIRS         service/reference pairs per figure (default 3; medians are reported)
-//   BENCH_FIGURES       comma-separated subset of me,create_user,charges (default: all the service supports)
+//   BENCH_FIGURES       comma-separated subset of me,me_redis,create_user,charges (default: all the service supports)
+//   BENCH_REDIS_URL     Redis for the me_redis figure (default redis://127.0.0.1:6379; the figure is skipped when it does not answer)
 //   BENCH_NODE_OPTIONS  extra node flags for the service process (e.g. --cpu-prof --cpu-prof-dir=bench/.work)
 //   BENCH_SERVICE_ENV   JSON object of extra environment variables for the service (e.g. '{"KEY_CACHE_TTL_MS":"0"}')
 //   BENCH_LOG_LEVEL     the service's LOG_LEVEL (default info, as in production)
@@ -28,7 +29,13 @@ const ADMIN_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0
 const PGBENCH = ['/usr/lib/postgresql/15/bin/pgbench', 'pgbench'].find((p) => p === 'pgbench' || fs.existsSync(p));
 const { generateApiKey } = require(path.join(ROOT, 'dist/src/api-keys/api-key-format.js'));
 
-const TARGETS = { me: 0.6, create_user: 0.5, charges: 0.5 };
+const TARGETS = { me: 0.6, me_redis: 0.6, create_user: 0.5, charges: 0.5 };
+const REDIS_URL = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
+/**
+ * The rate limit stays on during the bench, above the load (so its cost counts, and nothing is
+ * refused): the largest per-key limit RATE_LIMIT_KEY_PER_MINUTE accepts.
+ */
+const RATE_LIMIT_ENV = { RATE_LIMIT_KEY_PER_MINUTE: '1000000000' };
 const RSS_TARGET_MB = 250;
 
 /**
@@ -49,6 +56,30 @@ const FIGURES = [
     reference: (ctx, seconds) =>
       autocannon({ url: ctx.reference.url, kind: 'get', path: '/api/v1/me', apiKey: ctx.meKey, connections: 50, seconds }),
     finish: async (ctx) => ctx.reference.stop(),
+  },
+  {
+    // The same /me load on a second instance of the service whose rate-limit counts go through Redis.
+    name: 'me_redis',
+    title: 'GET /api/v1/me, 50 connections, rate limits shared through Redis (REDIS_URL)',
+    referenceTitle: 'bare Fastify: SHA-256 + Map + same JSON',
+    available: (ctx) => ctx.redisReachable,
+    prepare: async (ctx) => {
+      ctx.redisService = await startService(ctx.dbUrl, ctx.adminKey, {
+        REDIS_URL: REDIS_URL,
+        RATE_LIMIT_REDIS_PREFIX: `provisio-bench:${ctx.tag}:`,
+      });
+      ctx.redisRss = sampleRss(ctx.redisService.pid);
+      ctx.reference = await startFastifyReference(ctx.meKey, ctx.meBody);
+    },
+    service: (ctx, seconds) =>
+      autocannon({ url: ctx.redisService.url, kind: 'get', path: '/api/v1/me', apiKey: ctx.meKey, connections: 50, seconds }),
+    reference: (ctx, seconds) =>
+      autocannon({ url: ctx.reference.url, kind: 'get', path: '/api/v1/me', apiKey: ctx.meKey, connections: 50, seconds }),
+    finish: async (ctx) => {
+      ctx.extraPeakRssMb = Math.max(ctx.redisRss.stop(), ctx.redisService.hwmMb());
+      await ctx.redisService.stop();
+      await ctx.reference.stop();
+    },
   },
   {
     name: 'create_user',
@@ -128,18 +159,21 @@ async function main() {
     ctx.api = (method, route, key, options = {}) => api(service.url, method, route, key, options);
     ctx.routes = new Set(Object.keys((await (await fetch(`${service.url}/docs-json`)).json()).paths));
     await setUp(ctx);
+    ctx.redisReachable = await redisAnswers(REDIS_URL);
 
     const wanted = process.env.BENCH_FIGURES ? new Set(process.env.BENCH_FIGURES.split(',')) : null;
     const results = [];
     for (const figure of FIGURES) {
       if (wanted && !wanted.has(figure.name)) continue;
       if (!figure.available(ctx)) {
-        console.log(`- ${figure.name}: skipped, the service has no such route yet`);
+        console.log(
+          `- ${figure.name}: skipped, ${figure.name === 'me_redis' ? `Redis does not answer at ${REDIS_URL}` : 'the service has no such route yet'}`,
+        );
         continue;
       }
       results.push(await measure(figure, ctx));
     }
-    const peakRssMb = Math.max(rss.stop(), service.hwmMb());
+    const peakRssMb = Math.max(rss.stop(), service.hwmMb(), ctx.extraPeakRssMb ?? 0);
     await service.stop();
     cleanups.pop();
     cleanups.pop();
@@ -256,9 +290,9 @@ function report(results, peakRssMb, ledgerConsistent) {
 // ---------------------------------------------------------------------------------------------
 // processes
 
-async function startService(databaseUrl, adminKey) {
+async function startService(databaseUrl, adminKey, env = {}) {
   const port = await freePort();
-  const log = path.join(WORK, 'service.log');
+  const log = path.join(WORK, env.REDIS_URL ? 'service-redis.log' : 'service.log');
   const fd = fs.openSync(log, 'w');
   const extraEnv = process.env.BENCH_SERVICE_ENV ? JSON.parse(process.env.BENCH_SERVICE_ENV) : {};
   const nodeArgs = (process.env.BENCH_NODE_OPTIONS || '').split(' ').filter(Boolean);
@@ -271,6 +305,8 @@ async function startService(databaseUrl, adminKey) {
       PORT: String(port),
       ADMIN_API_KEY: adminKey,
       LOG_LEVEL: process.env.BENCH_LOG_LEVEL || 'info',
+      ...RATE_LIMIT_ENV,
+      ...env,
       ...extraEnv,
     },
     stdio: ['ignore', fd, fd],
@@ -288,7 +324,7 @@ async function startService(databaseUrl, adminKey) {
     await sleep(200);
   }
   console.log(
-    `Service: node dist/src/main.js (pid ${child.pid}, NODE_ENV=production, LOG_LEVEL=${process.env.BENCH_LOG_LEVEL || 'info'}, logs in bench/.work/service.log)`,
+    `Service: node dist/src/main.js (pid ${child.pid}, NODE_ENV=production, LOG_LEVEL=${process.env.BENCH_LOG_LEVEL || 'info'}, logs in bench/.work/${path.basename(log)})`,
   );
   let hwm = 0;
   return {
@@ -508,6 +544,22 @@ async function api(baseUrl, method, route, key, { body, headers = {} } = {}) {
     json = undefined;
   }
   return { status: res.status, text, json };
+}
+
+/** Whether Redis answers PING within 2 s. */
+function redisAnswers(url) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(port) || 6379, hostname);
+    const done = (ok) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(2000, () => done(false));
+    socket.once('error', () => done(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => done(String(data).startsWith('+PONG')));
+  });
 }
 
 function freePort() {

@@ -1,13 +1,16 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AppModule } from './app.module';
 import { createAppLogger, registerAccessLog } from './common/access-log';
 import { API_KEY_SCHEME } from './common/auth.decorators';
+import { METRICS_TOKEN_SCHEME } from './common/metrics/metrics.controller';
 import { frameworkErrorAsProblem, ProblemDetailsFilter } from './common/problem-details.filter';
 import { registerSecurityHeaders } from './common/security-headers';
+import { documentRateLimits } from './common/rate-limit/rate-limit.openapi';
+import { registerRequestIdHeader, requestIdOf } from './common/request-id';
 import { parseJsonRefusingDeepNesting, StrictValidationPipe } from './common/validation';
 import { AppConfig, fastifyTrustProxy } from './config/app-config';
 
@@ -30,7 +33,9 @@ export async function createApp(
     trustProxy: fastifyTrustProxy(config.trustProxy),
     frameworkErrors: frameworkErrorAsProblem,
     skipMiddie: true,
+    genReqId: requestIdOf,
   });
+  registerRequestIdHeader(adapter.getInstance());
   registerAccessLog(adapter.getInstance(), logger, config.accessLog);
   registerSecurityHeaders(adapter.getInstance());
   // JSON only: Fastify's own application/json parser, and no other. Nest's default form parser and
@@ -61,8 +66,27 @@ function setUpOpenApi(app: NestFastifyApplication): void {
           'Authenticate with the `X-API-Key` header; errors are RFC 9457 problem details.',
       )
       .setVersion('1')
+      .addServer('/', 'This service (paths are relative to where the document is served)')
       .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'A Provisio API key (pvk_…)' }, API_KEY_SCHEME)
+      .addBearerAuth(
+        { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when the service sets one' },
+        METRICS_TOKEN_SCHEME,
+      )
       .build(),
   );
+  declarePublicOperations(document);
+  documentRateLimits(document);
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json', swaggerOptions: { persistAuthorization: true } });
+}
+
+/**
+ * An operation without a security requirement is public (@Public()): say so with `security: []`,
+ * as OpenAPI wants (and `redocly lint`'s security-defined rule checks), rather than leaving it unsaid.
+ */
+function declarePublicOperations(document: OpenAPIObject): void {
+  for (const pathItem of Object.values(document.paths)) {
+    for (const operation of Object.values(pathItem) as ({ security?: unknown[]; responses?: object } | undefined)[]) {
+      if (operation?.responses && operation.security === undefined) operation.security = [];
+    }
+  }
 }

@@ -3,6 +3,7 @@ import { startTestApp, TestApp } from './support/app';
 /** Every route of the contract that is implemented, with who may call it. */
 const CONTRACT_ROUTES: { method: string; path: string; public?: boolean }[] = [
   { method: 'post', path: '/api/v1/admin/create-user' },
+  { method: 'post', path: '/api/v1/admin/create-users' },
   { method: 'get', path: '/api/v1/me' },
   { method: 'get', path: '/api/v1/users' },
   { method: 'get', path: '/api/v1/users/{id}' },
@@ -18,6 +19,8 @@ const CONTRACT_ROUTES: { method: string; path: string; public?: boolean }[] = [
   { method: 'get', path: '/api/v1/provisions' },
   { method: 'get', path: '/api/v1/provisions/{id}' },
   { method: 'delete', path: '/api/v1/provisions/{id}' },
+  { method: 'patch', path: '/api/v1/provisions/{id}' },
+  { method: 'post', path: '/api/v1/provisions/{id}/reissue' },
   { method: 'get', path: '/api/v1/claims/{token}', public: true },
   { method: 'post', path: '/api/v1/claims/{token}', public: true },
   { method: 'get', path: '/claim/{token}', public: true },
@@ -98,11 +101,11 @@ describe('OpenAPI document', () => {
 
   it('documents the statuses each billing, provision and claim route answers', () => {
     const statusesOf = (method: string, path: string) => Object.keys(doc.paths[path][method].responses).sort();
-    expect(statusesOf('post', '/api/v1/billing/charges')).toEqual(['201', '400', '401', '402', '409', '422']);
-    expect(statusesOf('post', '/api/v1/admin/credits')).toEqual(['201', '400', '401', '403', '404', '409', '422']);
-    expect(statusesOf('get', '/api/v1/billing/ledger')).toEqual(['200', '400', '401', '403']);
-    expect(statusesOf('get', '/api/v1/billing/usage')).toEqual(['200', '400', '401', '403']);
-    expect(statusesOf('get', '/api/v1/billing/balance')).toEqual(['200', '401']);
+    expect(statusesOf('post', '/api/v1/billing/charges')).toEqual(['201', '400', '401', '402', '409', '422', '429']);
+    expect(statusesOf('post', '/api/v1/admin/credits')).toEqual(['201', '400', '401', '403', '404', '409', '422', '429']);
+    expect(statusesOf('get', '/api/v1/billing/ledger')).toEqual(['200', '400', '401', '403', '429']);
+    expect(statusesOf('get', '/api/v1/billing/usage')).toEqual(['200', '400', '401', '403', '429']);
+    expect(statusesOf('get', '/api/v1/billing/balance')).toEqual(['200', '401', '429']);
     expect(statusesOf('delete', '/api/v1/provisions/{id}')).toEqual(expect.arrayContaining(['204', '404', '409']));
     expect(statusesOf('post', '/api/v1/claims/{token}')).toEqual(expect.arrayContaining(['200', '404', '410']));
     expect(statusesOf('get', '/claim/{token}')).toEqual(expect.arrayContaining(['200', '404', '410']));
@@ -136,9 +139,38 @@ describe('OpenAPI document', () => {
     }
   });
 
+  it('says what redocly lint (recommended) checks: a server, and security on every operation (`[]` when public)', () => {
+    const document = doc as unknown as { servers?: unknown[]; paths: Record<string, Record<string, { security?: unknown[] }>> };
+    expect(document.servers?.length).toBeGreaterThan(0);
+    for (const [path, item] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(item)) {
+        expect({ route: `${method} ${path}`, security: Array.isArray(operation.security) }).toEqual({
+          route: `${method} ${path}`,
+          security: true,
+        });
+      }
+    }
+    expect(doc.paths['/health'].get.security).toEqual([]);
+    const limited = doc.paths['/api/v1/me'].get.responses['429'] as {
+      headers: Record<string, unknown>;
+      content: Record<string, { schema: unknown }>;
+    };
+    expect(Object.keys(limited.headers).sort()).toEqual([
+      'RateLimit-Limit',
+      'RateLimit-Remaining',
+      'RateLimit-Reset',
+      'Retry-After',
+    ]);
+    expect(limited.content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/ProblemDto' });
+    expect(doc.paths['/health'].get.responses['429']).toBeUndefined();
+    expect(doc.paths['/metrics'].get.responses['429']).toBeUndefined();
+    expect(doc.paths['/claim/{token}'].get.security).toEqual([]);
+    expect(doc.paths['/metrics'].get.security).toEqual(expect.arrayContaining([{}, { metrics_token: [] }]));
+  });
+
   it('documents the fields of request and response bodies', () => {
     const schemas = doc.components.schemas as Record<string, { properties?: Record<string, unknown>; required?: string[] }>;
-    expect(Object.keys(schemas.CreateUserDto.properties ?? {})).toEqual(['email']);
+    expect(Object.keys(schemas.CreateUserDto.properties ?? {}).sort()).toEqual(['email', 'external_id']);
     expect(schemas.CreateUserDto.required).toEqual(['email']);
     expect(Object.keys(schemas.CreatedUserDto.properties ?? {})).toEqual(expect.arrayContaining(['id', 'email', 'api_key']));
     expect(schemas.ApiKeyDto.properties?.scope).toEqual(expect.objectContaining({ enum: ['full', 'restricted'] }));
@@ -150,5 +182,47 @@ describe('OpenAPI document', () => {
     expect(Object.keys(schemas.ProblemDto.properties ?? {})).toEqual(
       expect.arrayContaining(['type', 'title', 'status', 'detail', 'errors']),
     );
+  });
+
+  it("documents the toolkit's routes and fields (issue 13)", () => {
+    const schemas = doc.components.schemas as Record<
+      string,
+      { properties?: Record<string, Record<string, unknown>>; required?: string[] }
+    >;
+    const statusesOf = (method: string, path: string) => Object.keys(doc.paths[path][method].responses).sort();
+    expect(statusesOf('post', '/api/v1/admin/create-users')).toEqual(['200', '400', '401', '403', '409', '422']);
+    expect(statusesOf('post', '/api/v1/provisions/{id}/reissue')).toEqual(['200', '400', '401', '403', '404', '409']);
+    expect(statusesOf('patch', '/api/v1/provisions/{id}')).toEqual(['200', '400', '401', '403', '404', '409']);
+    const ok = (method: string, path: string, status: string) =>
+      doc.paths[path][method].responses[status].content?.['application/json']?.schema?.$ref;
+    expect(ok('post', '/api/v1/admin/create-users', '200')).toBe('#/components/schemas/BulkCreateUsersResponseDto');
+    expect(ok('post', '/api/v1/provisions/{id}/reissue', '200')).toBe('#/components/schemas/ReissuedProvisionDto');
+    expect(ok('patch', '/api/v1/provisions/{id}', '200')).toBe('#/components/schemas/ProvisionDto');
+    expect(schemas.CreateUsersDto.properties?.users).toMatchObject({
+      type: 'array',
+      minItems: 1,
+      maxItems: 100,
+      items: { $ref: '#/components/schemas/CreateUserDto' },
+    });
+    expect(schemas.BulkCreateUserResultDto.properties).toMatchObject({
+      status: { type: 'integer' },
+      user: { allOf: [{ $ref: '#/components/schemas/CreatedUserDto' }] },
+      problem: { allOf: [{ $ref: '#/components/schemas/ProblemDto' }] },
+    });
+    expect(schemas.CreateProvisionDto.properties?.ttl_seconds).toMatchObject({
+      type: 'integer',
+      minimum: 3600,
+      maximum: 2592000,
+    });
+    expect(schemas.CreateProvisionDto.properties?.external_id).toMatchObject({ type: 'string', minLength: 1, maxLength: 255 });
+    expect(schemas.ReissueProvisionDto.properties?.ttl_seconds).toMatchObject({
+      type: 'integer',
+      minimum: 3600,
+      maximum: 2592000,
+    });
+    expect(schemas.UpdateProvisionDto.required).toEqual(['expires_at']);
+    expect(schemas.ReissuedProvisionDto.properties).toHaveProperty('claim_url');
+    for (const name of ['UserDto', 'CreatedUserDto', 'MeDto']) expect(schemas[name].properties).toHaveProperty('external_id');
+    expect((doc.paths['/api/v1/users'].get.parameters ?? []).map((p) => p.name)).toContain('external_id');
   });
 });

@@ -21,6 +21,7 @@ function record(userId: string, keyId = `k-${userId}`): KeyRecord {
       apiOnly: true,
       status: 'active',
       externalEmail: null,
+      externalId: null,
       provisionedBy: null,
       expiresAt: null,
       createdAt: new Date(0),

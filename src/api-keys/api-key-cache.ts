@@ -1,4 +1,4 @@
-import { Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import {
   DataSource,
@@ -8,6 +8,7 @@ import {
   TransactionCommitEvent,
   TransactionRollbackEvent,
 } from 'typeorm';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { AppConfig } from '../config/app-config';
 import type { KeyRecord } from './api-key-verifier';
 
@@ -78,7 +79,13 @@ export class ApiKeyCache implements OnModuleInit, OnApplicationShutdown {
   constructor(
     config: AppConfig,
     private readonly dataSource: DataSource,
+    @Optional() metrics?: MetricsService,
   ) {
+    metrics?.observeKeyCache(() => ({
+      hit: this.counters.hits,
+      negative_hit: this.counters.negativeHits,
+      miss: this.counters.misses,
+    }));
     this.positive =
       config.keyCacheTtlMs > 0
         ? new LRUCache<string, KeyRecord>({
@@ -101,6 +108,14 @@ export class ApiKeyCache implements OnModuleInit, OnApplicationShutdown {
   onApplicationShutdown(): void {
     const index = this.dataSource.subscribers.indexOf(this.afterCommit);
     if (index >= 0) this.dataSource.subscribers.splice(index, 1);
+  }
+
+  /** What the cache alone knows of a key hash: its record, null (known unknown), or undefined (not cached). */
+  peek(keyHash: Buffer): KeyRecord | null | undefined {
+    const id = keyHash.toString('base64');
+    const hit = this.positive?.get(id);
+    if (hit) return hit;
+    return this.negative?.get(id) ? null : undefined;
   }
 
   /**

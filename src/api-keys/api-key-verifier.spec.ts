@@ -53,6 +53,7 @@ describe('ApiKeyVerifier', () => {
         apiOnly: true,
         status: 'active',
         externalEmail: null,
+        externalId: null,
         provisionedBy: null,
         expiresAt: null,
         createdAt: new Date(0),

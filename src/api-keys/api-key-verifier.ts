@@ -43,6 +43,20 @@ export class ApiKeyVerifier {
     return result;
   }
 
+  /**
+   * `verify` without the database: the answer when the cache has one, else null. The guard uses it
+   * for callers already over their per-IP limit, so a flood of made-up keys costs no query.
+   */
+  verifyCached(key: string, now = new Date()): KeyVerification | null {
+    if (!isWellFormedApiKey(key) && !this.isCustomAdminKey(key)) return { valid: false, reason: 'malformed' };
+    const record = this.cache.peek(hashApiKey(key));
+    if (record === undefined) return null;
+    if (record === null) return { valid: false, reason: 'not_found' };
+    const result = evaluate(record, now);
+    if (result.valid) this.usage.record(result.principal.keyId, now);
+    return result;
+  }
+
   private isCustomAdminKey(key: string): boolean {
     return this.customAdminKeyHash !== null && timingSafeEqual(hashApiKey(key), this.customAdminKeyHash);
   }

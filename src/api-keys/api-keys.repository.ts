@@ -64,6 +64,7 @@ interface KeyRecordRow {
   api_only: boolean;
   status: UserStatus;
   external_email: string | null;
+  external_id: string | null;
   provisioned_by: string | null;
   expires_at: Date | null;
   created_at: Date;
@@ -77,7 +78,7 @@ const LOOKUP: Statement = {
   text: `
   SELECT k.id AS key_id, k.billing_organization_id, k.scope, k.revoked_at,
          u.id AS user_id, u.email, u.organization_id, o.domain, u.role, u.is_provisioner, u.is_operator,
-         u.api_only, u.status, u.external_email, u.provisioned_by, u.expires_at, u.created_at
+         u.api_only, u.status, u.external_email, u.external_id, u.provisioned_by, u.expires_at, u.created_at
     FROM api_keys k
     JOIN users u ON u.id = k.user_id
     JOIN organizations o ON o.id = u.organization_id
@@ -114,6 +115,19 @@ export class ApiKeysRepository {
     const p = (i: number) => `$${first + i}`;
     return `INSERT INTO api_keys (user_id, billing_organization_id, key_hash, prefix, name)
            SELECT ${source}.id, ${p(0)}, ${p(1)}, ${p(2)}, ${p(3)} FROM ${source}
+           RETURNING user_id`;
+  }
+
+  /**
+   * The api_keys insert of a bulk create-user statement (UsersRepository.insertManyWithKeys): one key
+   * per row of `users` (the inserted users: `id`, `email`), whose hash and prefix are the columns
+   * `key_hash`, `prefix` of the row of `input` with the same `email`; billed to `billingOrganization`
+   * (an SQL expression). RETURNING user_id.
+   */
+  static insertManyFragment(users: string, input: string, billingOrganization: string): string {
+    return `INSERT INTO api_keys (user_id, billing_organization_id, key_hash, prefix)
+           SELECT ${users}.id, ${billingOrganization}, ${input}.key_hash, ${input}.prefix
+             FROM ${users} JOIN ${input} ON ${input}.email = ${users}.email
            RETURNING user_id`;
   }
 
@@ -164,6 +178,7 @@ export class ApiKeysRepository {
         apiOnly: row.api_only,
         status: row.status,
         externalEmail: row.external_email,
+        externalId: row.external_id,
         provisionedBy: row.provisioned_by,
         expiresAt: row.expires_at,
         createdAt: row.created_at,

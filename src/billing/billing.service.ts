@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { IDEMPOTENCY_KEY_TTL_HOURS, IdempotencyService, IdempotentRequest } from '../common/idempotency';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, PageQueryDto } from '../common/pagination';
 import type { Principal } from '../common/principal';
 import { Problems } from '../common/problem';
@@ -23,6 +24,7 @@ export class BillingService {
   constructor(
     private readonly idempotency: IdempotencyService,
     private readonly billing: BillingRepository,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -59,7 +61,10 @@ export class BillingService {
       IDEMPOTENCY_KEY_TTL_HOURS,
     );
     if (!result) return null;
-    if (result.charged) return result.body;
+    if (result.charged) {
+      this.metrics.creditsCharged.inc(dto.units);
+      return result.body;
+    }
     throw Problems.insufficientCredits(result.shortfall);
   }
 
@@ -73,6 +78,7 @@ export class BillingService {
     const charged = await this.billing.charge(manager, chargeInput(principal, dto), idempotency?.key ?? null);
     if (charged) {
       if (idempotency && charged.stored) idempotency.answerStored = true;
+      this.metrics.creditsCharged.inc(dto.units);
       return charged.body;
     }
     // Short pool: the statement wrote nothing (hence `atomicWork`: no savepoint needed).

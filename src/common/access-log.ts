@@ -2,13 +2,43 @@ import type { FastifyInstance } from 'fastify';
 import pino, { DestinationStream, Logger } from 'pino';
 import { redactSecrets } from './redact';
 
+/** Most bytes of log lines waiting for the destination; beyond it, lines are dropped (and counted). */
+export const LOG_BUFFER_MAX_BYTES = 8 * 1024 * 1024;
+
+/** Log lines dropped because the destination could not keep up (LOG_BUFFER_MAX_BYTES reached). */
+export const droppedLogLines = { count: 0 };
+
 /**
- * The application's one pino logger, writing JSON lines to stdout synchronously (pino's default):
- * a line is out when the call returns, nothing waits in memory, and nothing is lost at exit. The
- * access log keeps this cheap under load by writing the lines of one event-loop turn together.
+ * The application's one pino logger, writing JSON lines to stdout asynchronously: a write hands
+ * its lines to sonic-boom, which writes them in the background, one write at a time, gathering
+ * what arrives meanwhile into the next write. The buffer is bounded (LOG_BUFFER_MAX_BYTES: lines
+ * beyond it are dropped and counted, so a stalled stdout never grows memory without bound), and
+ * it is written out synchronously at process exit (here, besides pino's own exit hook), so a normal
+ * close loses nothing.
  */
 export function createAppLogger(level: string, destination?: DestinationStream): Logger {
-  return pino({ level }, destination ?? pino.destination({ dest: 1, sync: true }));
+  return pino({ level }, destination ?? stdoutDestination());
+}
+
+function stdoutDestination(): DestinationStream {
+  const stream = pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES });
+  stream.on('drop', (data: string) => {
+    droppedLogLines.count += countLines(data);
+  });
+  process.on('exit', () => {
+    try {
+      stream.flushSync();
+    } catch {
+      // not open yet, or closed: nothing more can be written
+    }
+  });
+  return stream;
+}
+
+function countLines(data: string): number {
+  let lines = 0;
+  for (let i = data.indexOf('\n'); i !== -1; i = data.indexOf('\n', i + 1)) lines++;
+  return lines;
 }
 
 /** With ACCESS_LOG=errors, a successful request is still logged when it took at least this long. */
@@ -53,7 +83,7 @@ const openBatches = new Set<LineBatch>();
 process.on('exit', () => openBatches.forEach((batch) => batch.flushSync()));
 
 /**
- * One access-log line per request, written by a Fastify onResponse hook: id, method, URL (secrets
+ * One access-log line per request, written by a Fastify onResponse hook: id (X-Request-Id), method, URL (secrets
  * redacted), client address, status and response time; 5xx at error, 4xx at warn, the rest at
  * info; `/health` is not logged. With ACCESS_LOG=errors only 4xx, 5xx and slow requests are logged.
  * Headers are not logged at all, so nothing per request serializes, redacts or tracks headers.
@@ -80,10 +110,11 @@ export function registerAccessLog(fastify: FastifyInstance, logger: Logger, mode
     const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
     const wanted = mode === 'all' || status >= 400 || reply.elapsedTime >= SLOW_REQUEST_MS;
     if (wanted && logger.isLevelEnabled(level) && request.url !== '/health') {
-      // request.id is Fastify's own ("req-1", …) and the method an HTTP token: neither needs escaping.
+      // The request id may be the caller's own X-Request-Id (printable ASCII): escaped. The method is an HTTP token.
+      const id = JSON.stringify(request.id);
       batch.add(
-        `{"level":${logger.levels.values[level]},"time":${Date.now()}${bindings},` +
-          `"req":{"id":"${request.id}","method":"${request.method}",` +
+        `{"level":${logger.levels.values[level]},"time":${Date.now()}${bindings},"request_id":${id},` +
+          `"req":{"id":${id},"method":"${request.method}",` +
           `"url":${JSON.stringify(redactSecrets(request.url))},"remoteAddress":${JSON.stringify(request.ip)}},` +
           `"res":{"statusCode":${status}},"responseTime":${Math.round(reply.elapsedTime * 100) / 100},` +
           `"msg":"request completed"}\n`,

@@ -29,6 +29,8 @@ export interface Principal {
   apiOnly: boolean;
   status: UserStatus;
   externalEmail: string | null;
+  /** The orchestrator's own id for this user, if it gave one. */
+  externalId: string | null;
   provisionedBy: string | null;
   /** Pending provisions only: the key is refused from this instant on. */
   expiresAt: Date | null;

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { STATUS_CODES } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ProblemDto, ProblemException } from './problem';
+import { REQUEST_ID_HEADER } from './request-id';
 import { setSecurityHeaders } from './security-headers';
 
 /** Fastify's own errors (body parsing, limits) carry a statusCode and a code. */
@@ -25,8 +26,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const request = ctx.getRequest<FastifyRequest>();
     const problem = this.toProblem(exception);
     problem.instance = request?.url?.split('?')[0];
+    if (request?.id) problem.request_id = request.id;
     if (problem.status >= 500) {
-      this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+      const error = exception instanceof Error ? (exception.stack ?? exception.message) : String(exception);
+      this.logger.error({ request_id: request?.id, err: error }, 'request failed');
     }
     void reply.status(problem.status).header('content-type', 'application/problem+json').send(problem);
   }
@@ -84,6 +87,8 @@ export function frameworkErrorAsProblem(error: unknown, request: FastifyRequest,
   // Some of these answers (a malformed URL) run no hook: the security headers are set here too.
   setSecurityHeaders(request, reply);
   const problem = new ProblemDetailsFilter().toProblem(error);
+  problem.request_id = request.id;
+  void reply.header(REQUEST_ID_HEADER, request.id);
   void reply.status(problem.status).header('content-type', 'application/problem+json').send(problem);
 }
 

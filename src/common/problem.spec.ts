@@ -20,6 +20,7 @@ const EXPECTED_STATUS: Record<ProblemCode, number> = {
   [ProblemCode.Forbidden]: 403,
   [ProblemCode.NotFound]: 404,
   [ProblemCode.EmailTaken]: 409,
+  [ProblemCode.ExternalIdTaken]: 409,
   [ProblemCode.CannotDeactivateSelf]: 409,
   [ProblemCode.UserPendingClaim]: 409,
   [ProblemCode.UserDisabled]: 409,
@@ -37,6 +38,7 @@ const EXPECTED_STATUS: Record<ProblemCode, number> = {
   [ProblemCode.IdempotencyKeyReused]: 422,
   [ProblemCode.BalanceWouldGoNegative]: 422,
   [ProblemCode.BalanceLimitExceeded]: 422,
+  [ProblemCode.RateLimited]: 429,
 };
 
 /** One problem of every factory, to check what all of them share. */
@@ -49,6 +51,7 @@ const EVERY_FACTORY: Record<keyof typeof Problems, () => ProblemException> = {
   forbidden: () => Problems.forbidden('This route is for operators.'),
   notFound: () => Problems.notFound('User u-1 was not found.'),
   emailTaken: () => Problems.emailTaken('a@b.example', { id: 'u-1', email: 'a@b.example' }),
+  externalIdTaken: () => Problems.externalIdTaken('cust-1', { id: 'u-1', email: 'a@b.example' }),
   cannotDeactivateSelf: () => Problems.cannotDeactivateSelf(),
   userPendingClaim: () => Problems.userPendingClaim('u-1'),
   userDisabled: () => Problems.userDisabled('u-1'),
@@ -63,6 +66,7 @@ const EVERY_FACTORY: Record<keyof typeof Problems, () => ProblemException> = {
   idempotencyKeyReused: () => Problems.idempotencyKeyReused(),
   balanceWouldGoNegative: () => Problems.balanceWouldGoNegative({ domain: 'b.example', balance: 4, amount: -5 }),
   balanceLimitExceeded: () => Problems.balanceLimitExceeded({ domain: 'b.example', balance: 4, amount: 10, max: 10 }),
+  rateLimited: () => Problems.rateLimited('key', 6000, 42),
 };
 
 /** What IdempotencyService stores of a problem it answered. */
@@ -129,6 +133,17 @@ describe('Problems factories', () => {
       title: 'Conflict',
       status: 409,
       detail: 'A user with email a@b.example already exists (id u-1).',
+      existing_user_id: 'u-1',
+      existing_user_email: 'a@b.example',
+    });
+  });
+
+  it('externalIdTaken names the existing user', () => {
+    expect(filter.toProblem(Problems.externalIdTaken('cust-1', { id: 'u-1', email: 'a@b.example' }))).toEqual({
+      type: 'https://provisio.dev/problems/external-id-taken',
+      title: 'Conflict',
+      status: 409,
+      detail: 'A user with external_id "cust-1" already exists in your organization (id u-1).',
       existing_user_id: 'u-1',
       existing_user_email: 'a@b.example',
     });

@@ -34,6 +34,13 @@ export class ProblemDto {
   @ApiPropertyOptional({ example: '/api/v1/admin/create-user' })
   instance?: string;
 
+  @ApiPropertyOptional({
+    example: '3f2b8c1e-6a0d-4b59-9f3e-2c1d7a9e4b10',
+    description:
+      "The request's X-Request-Id: the id it sent (when valid) or the one generated for it; it is in every log line of the request.",
+  })
+  request_id?: string;
+
   @ApiPropertyOptional({ type: [FieldErrorDto], description: 'Present on validation errors: one entry per bad field.' })
   errors?: FieldErrorDto[];
 }
@@ -52,6 +59,7 @@ export enum ProblemCode {
   Forbidden = 'forbidden',
   NotFound = 'not-found',
   EmailTaken = 'email-taken',
+  ExternalIdTaken = 'external-id-taken',
   CannotDeactivateSelf = 'cannot-deactivate-self',
   UserPendingClaim = 'user-pending-claim',
   UserDisabled = 'user-disabled',
@@ -69,10 +77,11 @@ export enum ProblemCode {
   IdempotencyKeyReused = 'idempotency-key-reused',
   BalanceWouldGoNegative = 'balance-would-go-negative',
   BalanceLimitExceeded = 'balance-limit-exceeded',
+  RateLimited = 'rate-limited',
 }
 
 /** The HTTP statuses a problem of this API can have. */
-export type ProblemStatus = 400 | 401 | 402 | 403 | 404 | 409 | 410 | 422;
+export type ProblemStatus = 400 | 401 | 402 | 403 | 404 | 409 | 410 | 422 | 429;
 
 /** Compile-time exhaustiveness: a switch over a union that reaches this has missed a member. */
 export function assertUnreachable(value: never): never {
@@ -95,6 +104,7 @@ export function problemStatus(code: ProblemCode): ProblemStatus {
     case ProblemCode.NotFound:
       return 404;
     case ProblemCode.EmailTaken:
+    case ProblemCode.ExternalIdTaken:
     case ProblemCode.CannotDeactivateSelf:
     case ProblemCode.UserPendingClaim:
     case ProblemCode.UserDisabled:
@@ -115,6 +125,8 @@ export function problemStatus(code: ProblemCode): ProblemStatus {
     case ProblemCode.BalanceWouldGoNegative:
     case ProblemCode.BalanceLimitExceeded:
       return 422;
+    case ProblemCode.RateLimited:
+      return 429;
     default:
       return assertUnreachable(code);
   }
@@ -227,6 +239,15 @@ export const Problems = {
     });
   },
 
+  /** 409: the organization already has a user with this `external_id`; its id and email are extension members. */
+  externalIdTaken(externalId: string, existing: { id: string; email: string }): ProblemException {
+    return new ProblemException(
+      ProblemCode.ExternalIdTaken,
+      `A user with external_id ${JSON.stringify(externalId)} already exists in your organization (id ${existing.id}).`,
+      { extensions: { existing_user_id: existing.id, existing_user_email: existing.email } },
+    );
+  },
+
   /** 409 */
   cannotDeactivateSelf(): ProblemException {
     return new ProblemException(ProblemCode.CannotDeactivateSelf, 'You cannot deactivate your own user.');
@@ -250,11 +271,15 @@ export const Problems = {
     return new ProblemException(ProblemCode.KeyRevoked, `API key ${keyId} is revoked; only a live key can be rotated.`);
   },
 
-  /** 409: cancelling a provision that is no longer pending. */
-  provisionNotPending(provisionId: string, status: ProvisionStatusName): ProblemException {
+  /** 409: cancelling, reissuing or changing the expiry of a provision that is no longer pending. */
+  provisionNotPending(
+    provisionId: string,
+    status: ProvisionStatusName,
+    action: 'cancelled' | 'reissued' | 'changed' = 'cancelled',
+  ): ProblemException {
     return new ProblemException(
       ProblemCode.ProvisionNotPending,
-      `Provision ${provisionId} is ${status}; only a pending provision can be cancelled.`,
+      `Provision ${provisionId} is ${status}; only a pending provision can be ${action}.`,
       { extensions: { provision_status: status } },
     );
   },
@@ -340,6 +365,18 @@ export const Problems = {
         errors: [{ field: 'amount', message: `amount must be at most ${max - balance} for this pool` }],
         extensions: { balance },
       },
+    );
+  },
+
+  /**
+   * 429: over the rate limit of an API key (`key`) or of a client address without a valid key
+   * (`ip`); the answer also carries Retry-After.
+   */
+  rateLimited(scope: 'key' | 'ip', limit: number, retryAfterSeconds: number): ProblemException {
+    const who = scope === 'key' ? 'This API key' : 'This client address (without a valid API key)';
+    return new ProblemException(
+      ProblemCode.RateLimited,
+      `${who} has made ${limit} requests this minute, its limit; retry in ${retryAfterSeconds} s.`,
     );
   },
 } as const;

@@ -1,7 +1,8 @@
 import { ArgumentMetadata, Injectable, ValidationError, ValidationPipe } from '@nestjs/common';
-import { ValidateIf } from 'class-validator';
+import { plainToInstance } from 'class-transformer';
+import { validate, ValidateIf, ValidatorOptions } from 'class-validator';
 import type { FastifyBodyParser, FastifyInstance } from 'fastify';
-import { FieldError, Problems } from './problem';
+import { FieldError, ProblemException, Problems } from './problem';
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((error) => {
@@ -25,6 +26,27 @@ function unique(errors: FieldError[]): FieldError[] {
   });
 }
 
+const VALIDATOR_OPTIONS: ValidatorOptions = {
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  forbidUnknownValues: true,
+  validationError: { target: false, value: false },
+};
+
+/**
+ * Validates one item of a bulk body (an object the pipe let through as it is) against its DTO,
+ * exactly as the pipe validates a whole body: the item as its DTO, or the 400 problem it would get.
+ */
+export async function validateItem<T extends object>(
+  dto: new () => T,
+  item: Record<string, unknown>,
+): Promise<{ ok: true; value: T } | { ok: false; problem: ProblemException }> {
+  const value = plainToInstance(dto, item, { enableImplicitConversion: false });
+  const errors = await validate(value, VALIDATOR_OPTIONS);
+  if (errors.length === 0) return { ok: true, value };
+  return { ok: false, problem: Problems.validationFailed(unique(flatten(errors))) };
+}
+
 /**
  * Validates bodies, queries and params against their DTOs: unknown fields are refused, values are
  * never coerced implicitly, and every failure is a 400 problem listing `errors: [{field, message}]`.
@@ -33,12 +55,9 @@ function unique(errors: FieldError[]): FieldError[] {
 export class StrictValidationPipe extends ValidationPipe {
   constructor() {
     super({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      forbidUnknownValues: true,
+      ...VALIDATOR_OPTIONS,
       transform: true,
       transformOptions: { enableImplicitConversion: false },
-      validationError: { target: false, value: false },
       exceptionFactory: (errors) => Problems.validationFailed(unique(flatten(errors))),
     });
   }

@@ -126,4 +126,37 @@ describe('loadConfig', () => {
   it('treats empty values as unset', () => {
     expect(loadConfig({ DATABASE_URL: '', ADMIN_API_KEY: '' })).toMatchObject({ databaseUrl: undefined, adminApiKey: undefined });
   });
+
+  it('has the rate-limit and metrics defaults; 0 turns a limit off; secrets are never echoed', () => {
+    expect(loadConfig({})).toMatchObject({
+      rateLimitKeyPerMinute: 6000,
+      rateLimitIpPerMinute: 120,
+      redisUrl: undefined,
+      rateLimitRedisPrefix: 'provisio:rate-limit:',
+      metricsToken: undefined,
+    });
+    expect(loadConfig({ RATE_LIMIT_KEY_PER_MINUTE: '0', RATE_LIMIT_IP_PER_MINUTE: '0' })).toMatchObject({
+      rateLimitKeyPerMinute: 0,
+      rateLimitIpPerMinute: 0,
+    });
+    expect(loadConfig({ REDIS_URL: 'redis://:pw@cache:6379/2', METRICS_TOKEN: 'scrape-me' })).toMatchObject({
+      redisUrl: 'redis://:pw@cache:6379/2',
+      metricsToken: 'scrape-me',
+    });
+    for (const [name, value] of [
+      ['RATE_LIMIT_KEY_PER_MINUTE', '-1'],
+      ['RATE_LIMIT_IP_PER_MINUTE', 'many'],
+      ['REDIS_URL', 'http://user:hunter2secret@cache:6379'],
+      ['METRICS_TOKEN', 'has spaces hunter2secret'],
+    ]) {
+      let message = '';
+      try {
+        loadConfig({ [name]: value });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(new RegExp(`^Invalid configuration:\\n\\s+${name}=`));
+      expect(message).not.toContain('hunter2secret');
+    }
+  });
 });

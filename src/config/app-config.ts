@@ -140,6 +140,37 @@ export class EnvironmentVariables {
   @Min(100)
   @Max(60_000)
   KEY_USAGE_FLUSH_INTERVAL_MS: number = 5000;
+
+  /** Requests a minute per API key on authenticated routes; 0 turns the limit off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000_000)
+  RATE_LIMIT_KEY_PER_MINUTE: number = 6000;
+
+  /** Requests a minute per client IP on routes without a valid key (claims, failed authentication); 0 turns it off. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1_000_000_000)
+  RATE_LIMIT_IP_PER_MINUTE: number = 120;
+
+  /** Redis shared by the instances for rate-limit counts; unset: counted per process. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^rediss?:\/\/.+/, { message: 'REDIS_URL must be a redis:// or rediss:// URL' })
+  REDIS_URL?: string;
+
+  /** Prefix of the rate-limit keys in Redis (several deployments or test runs on one Redis). */
+  @IsString()
+  @Matches(/^[\x21-\x7e]{1,100}$/, { message: 'RATE_LIMIT_REDIS_PREFIX must be 1–100 printable ASCII characters without spaces' })
+  RATE_LIMIT_REDIS_PREFIX: string = 'provisio:rate-limit:';
+
+  /** When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`. */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @Matches(/^[\x21-\x7e]{1,256}$/, { message: 'METRICS_TOKEN must be 1–256 printable ASCII characters without spaces' })
+  METRICS_TOKEN?: string;
 }
 
 /** `KEY_CACHE_TTL_MS` → `keyCacheTtlMs`. */

@@ -3,9 +3,11 @@ import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { ApiProblems } from '../common/api-problems.decorator';
 import { Public } from '../common/auth.decorators';
+import { NoRateLimit } from '../common/rate-limit/rate-limit.decorators';
 
 @ApiTags('health')
 @Controller('health')
+@NoRateLimit()
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,

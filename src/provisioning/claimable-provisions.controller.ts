@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { ApiProblems } from '../common/api-problems.decorator';
 import { CurrentPrincipal, Provisioner } from '../common/auth.decorators';
@@ -11,6 +11,9 @@ import {
   ProvisionDto,
   ProvisionIdParamsDto,
   ProvisionPageDto,
+  ReissuedProvisionDto,
+  ReissueProvisionDto,
+  UpdateProvisionDto,
 } from './dto/provision.dto';
 import { ClaimableProvisionsService } from './claimable-provisions.service';
 
@@ -27,7 +30,10 @@ export class ClaimableProvisionsController {
    */
   @Post()
   @Idempotent({ required: false })
-  @ApiProblems({ 400: 'Invalid email, role or body.', 409: 'The mapped address exists; `existing_user_id` names that user.' })
+  @ApiProblems({
+    400: 'Invalid email, role, external_id, ttl_seconds or body.',
+    409: 'The mapped address or the external_id is taken; `existing_user_id` names that user.',
+  })
   create(
     @CurrentPrincipal() principal: Principal,
     @Body() dto: CreateProvisionDto,
@@ -48,6 +54,45 @@ export class ClaimableProvisionsController {
   @ApiProblems({ 400: 'The id is not a UUID.', 404: 'No such provision in your organization.' })
   get(@CurrentPrincipal() principal: Principal, @Param() params: ProvisionIdParamsDto): Promise<ProvisionDto> {
     return this.provisions.get(principal, params.id);
+  }
+
+  /**
+   * Reissues a pending provision's claim link: a new `claim_url` (shown only in this answer) and the
+   * previous link is dead at once (404). With `ttl_seconds` the provision (and its user) then expire
+   * that many seconds from now; without it `expires_at` is unchanged.
+   */
+  @Post(':id/reissue')
+  @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
+  @ApiProblems({
+    400: 'The id is not a UUID, or ttl_seconds is out of 3600–2592000.',
+    404: 'No such provision in your organization.',
+    409: 'The provision is not pending (claimed, expired or cancelled).',
+  })
+  reissue(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: ProvisionIdParamsDto,
+    @Body() dto: ReissueProvisionDto,
+  ): Promise<ReissuedProvisionDto> {
+    return this.provisions.reissue(principal, params.id, dto);
+  }
+
+  /**
+   * Extends or shortens a pending provision: `expires_at` must be in the future and at most 30 days
+   * from now. The claim link stays the same; the provision's user expires with it.
+   */
+  @Patch(':id')
+  @ApiProblems({
+    400: 'The id is not a UUID, or expires_at is not a date-time in the future within 30 days.',
+    404: 'No such provision in your organization.',
+    409: 'The provision is not pending (claimed, expired or cancelled).',
+  })
+  update(
+    @CurrentPrincipal() principal: Principal,
+    @Param() params: ProvisionIdParamsDto,
+    @Body() dto: UpdateProvisionDto,
+  ): Promise<ProvisionDto> {
+    return this.provisions.updateExpiry(principal, params.id, dto);
   }
 
   /** Cancels a pending provision: its user and keys are deleted at once and the claim link dies. */

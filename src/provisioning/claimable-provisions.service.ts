@@ -15,6 +15,10 @@ import {
   ListProvisionsQueryDto,
   ProvisionDto,
   ProvisionPageDto,
+  ReissuedProvisionDto,
+  ReissueProvisionDto,
+  UpdateProvisionDto,
+  MAX_PROVISION_TTL_SECONDS,
 } from './dto/provision.dto';
 import { EmailDomainMapper } from './email-domain-mapper';
 import { Provision } from './entities/provision.entity';
@@ -54,7 +58,7 @@ export class ClaimableProvisionsService {
     }
     const token = generateClaimToken();
     // One instant for the user and the provision: the key verifier and the reads compare against it.
-    const expiresAt = new Date(Date.now() + this.config.provisionTtlSeconds * 1000);
+    const expiresAt = new Date(Date.now() + (dto.ttl_seconds ?? this.config.provisionTtlSeconds) * 1000);
     const role = dto.role ?? 'member';
 
     const scope = { organizationId: principal.organizationId, userId: principal.userId };
@@ -69,6 +73,7 @@ export class ClaimableProvisionsService {
           apiOnly: true,
           status: 'pending_claim',
           externalEmail,
+          externalId: dto.external_id ?? null,
           provisionedBy: principal.userId,
           expiresAt,
         });
@@ -122,6 +127,64 @@ export class ClaimableProvisionsService {
         throw Problems.provisionNotPending(id, status);
       }
       if (cancelled.userId) await this.usersRepository.deletePlaceholders(manager, [cancelled.userId]);
+    });
+  }
+
+  /**
+   * Reissues a pending provision's claim link: a new token (the old link is unknown at once, 404),
+   * and with `ttl_seconds` a new expiry, now + ttl_seconds, for the provision and its placeholder
+   * user alike. Anything but a pending, unexpired provision is a 409.
+   */
+  async reissue(principal: Principal, id: string, dto: ReissueProvisionDto): Promise<ReissuedProvisionDto> {
+    const now = new Date();
+    const token = generateClaimToken();
+    const expiresAt = dto.ttl_seconds === undefined ? null : new Date(now.getTime() + dto.ttl_seconds * 1000);
+    const provision = await this.changePending(
+      principal,
+      id,
+      { claimTokenHash: hashClaimToken(token), expiresAt },
+      now,
+      'reissued',
+    );
+    return { ...toProvisionDto(provision, now), claim_url: `${this.config.publicBaseUrl}/claim/${token}` };
+  }
+
+  /**
+   * Moves a pending provision's expiry (extend or shorten) to `expires_at`, which must be in the
+   * future and at most 30 days from now (400); the claim link stays the same. The placeholder user
+   * expires with it. Anything but a pending, unexpired provision is a 409.
+   */
+  async updateExpiry(principal: Principal, id: string, dto: UpdateProvisionDto): Promise<ProvisionDto> {
+    const now = new Date();
+    const expiresAt = new Date(dto.expires_at);
+    if (Number.isNaN(expiresAt.getTime()) || expiresAt.getTime() <= now.getTime()) {
+      throw Problems.validationFailed([{ field: 'expires_at', message: 'expires_at must be in the future' }]);
+    }
+    if (expiresAt.getTime() > now.getTime() + MAX_PROVISION_TTL_SECONDS * 1000) {
+      throw Problems.validationFailed([{ field: 'expires_at', message: 'expires_at must be at most 30 days from now' }]);
+    }
+    const provision = await this.changePending(principal, id, { claimTokenHash: null, expiresAt }, now, 'changed');
+    return toProvisionDto(provision, now);
+  }
+
+  /** One transaction: the provision's change, then its placeholder user's expiry, or 404/409. */
+  private changePending(
+    principal: Principal,
+    id: string,
+    change: { claimTokenHash: Buffer | null; expiresAt: Date | null },
+    now: Date,
+    action: 'reissued' | 'changed',
+  ): Promise<Provision> {
+    return this.dataSource.transaction(async (manager) => {
+      const changed = await this.provisions.updatePending(manager, principal.organizationId, id, change, now);
+      if (!changed) {
+        const provision = await this.findInOrganization(manager, principal, id);
+        throw Problems.provisionNotPending(id, effectiveProvisionStatus(provision.status, provision.expiresAt, now), action);
+      }
+      if (change.expiresAt && changed.userId) {
+        await this.usersRepository.setPlaceholderExpiry(manager, changed.userId, change.expiresAt);
+      }
+      return changed;
     });
   }
 

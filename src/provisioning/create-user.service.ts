@@ -2,11 +2,15 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { IdempotencyService, IdempotentRequest, withoutSecrets } from '../common/idempotency';
 import type { Principal } from '../common/principal';
-import { Problems } from '../common/problem';
+import { ProblemException, Problems } from '../common/problem';
+import { ProblemDetailsFilter } from '../common/problem-details.filter';
+import { validateItem } from '../common/validation';
 import { CreatedUserDto } from '../users/dto/user.dto';
-import { toUserDto, UsersService } from '../users/users.service';
-import { CreateUserDto } from './dto/create-user.dto';
+import { NewBulkUser, toUserDto, UsersService } from '../users/users.service';
+import { BulkCreateUserResultDto, BulkCreateUsersResponseDto, CreateUserDto, CreateUsersDto } from './dto/create-user.dto';
 import { EmailDomainMapper } from './email-domain-mapper';
+
+const problems = new ProblemDetailsFilter();
 
 @Injectable()
 export class CreateUserService {
@@ -30,9 +34,7 @@ export class CreateUserService {
     userIdHeader: string | undefined,
     idempotency: IdempotentRequest | undefined,
   ): Promise<CreatedUserDto> {
-    if (userIdHeader !== undefined && userIdHeader.trim().toLowerCase() !== principal.email.toLowerCase()) {
-      throw Problems.forbidden("The X-User-ID header does not match the calling key's user.");
-    }
+    checkUserIdHeader(principal, userIdHeader);
     const mapped = this.mapper.map(dto.email, principal.organizationDomain);
     if (!mapped.ok) {
       throw Problems.validationFailed([{ field: 'email', message: `email ${mapped.reason}` }]);
@@ -48,6 +50,7 @@ export class CreateUserService {
             apiOnly: true,
             status: 'active',
             externalEmail: mapped.externalEmail,
+            externalId: dto.external_id ?? null,
             provisionedBy: principal.userId,
           },
           { billingOrganizationId: principal.organizationId },
@@ -58,5 +61,60 @@ export class CreateUserService {
     return this.idempotency.run(scope, idempotency, insert, {
       stored: withoutSecrets<CreatedUserDto>('api_key'),
     });
+  }
+
+  /**
+   * Bulk create-user: each item is checked as a create-user body on its own (a bad one is its own
+   * 400), then every valid one is created with its key in ONE statement (UsersService.
+   * insertManyWithKeys); an address or external id that is taken — by an existing user or an earlier
+   * item — is that item's 409. Answers one result per item, in order. With an Idempotency-Key the
+   * whole batch runs in the key's transaction and a replay answers the same results with every
+   * `api_key` null.
+   */
+  async provisionMany(
+    principal: Principal,
+    dto: CreateUsersDto,
+    userIdHeader: string | undefined,
+    idempotency: IdempotentRequest | undefined,
+  ): Promise<BulkCreateUsersResponseDto> {
+    checkUserIdHeader(principal, userIdHeader);
+    const checked: (NewBulkUser | ProblemException)[] = await Promise.all(
+      dto.users.map(async (item) => {
+        const valid = await validateItem(CreateUserDto, item);
+        if (!valid.ok) return valid.problem;
+        const mapped = this.mapper.map(valid.value.email, principal.organizationDomain);
+        if (!mapped.ok) return Problems.validationFailed([{ field: 'email', message: `email ${mapped.reason}` }]);
+        return { email: mapped.email, externalEmail: mapped.externalEmail, externalId: valid.value.external_id ?? null };
+      }),
+    );
+    const insert = async (manager: EntityManager): Promise<BulkCreateUsersResponseDto> => {
+      const valid = checked.filter((item): item is NewBulkUser => !(item instanceof ProblemException));
+      const outcomes = await this.users.insertManyWithKeys(manager, principal.organizationId, principal.userId, valid);
+      let next = 0;
+      const results = checked.map((item): BulkCreateUserResultDto => {
+        const outcome = item instanceof ProblemException ? item : outcomes[next++];
+        if (outcome instanceof ProblemException) return { status: outcome.getStatus(), problem: problems.toProblem(outcome) };
+        return { status: 201, user: { ...toUserDto(outcome.user), api_key: outcome.plaintext } };
+      });
+      return { results };
+    };
+    if (!idempotency) return insert(this.dataSource.manager);
+    const scope = { organizationId: principal.organizationId, userId: principal.userId };
+    return this.idempotency.run(scope, idempotency, insert, {
+      successStatus: 200,
+      stored: (answer) => ({
+        results: answer.results.map((result) =>
+          result.user ? { ...result, user: { ...result.user, api_key: null, secrets_withheld: true } } : result,
+        ),
+        secrets_withheld: true,
+      }),
+    });
+  }
+}
+
+/** X-User-ID, when sent, must be the calling key's user's email (case-insensitive), else 403. */
+function checkUserIdHeader(principal: Principal, userIdHeader: string | undefined): void {
+  if (userIdHeader !== undefined && userIdHeader.trim().toLowerCase() !== principal.email.toLowerCase()) {
+    throw Problems.forbidden("The X-User-ID header does not match the calling key's user.");
   }
 }

@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { DataSource } from 'typeorm';
+import { MetricsService } from '../common/metrics/metrics.service';
 import { AppConfig } from '../config/app-config';
 import { UsersRepository } from '../users/users.repository';
 import { ProvisionsRepository } from './provisions.repository';
@@ -31,6 +32,7 @@ export class ExpiryJob implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly users: UsersRepository,
     private readonly provisions: ProvisionsRepository,
     private readonly scheduler: SchedulerRegistry,
+    private readonly metrics: MetricsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -87,6 +89,7 @@ export class ExpiryJob implements OnApplicationBootstrap, OnModuleDestroy {
       deletedUsers += batch.users;
       deletedKeys += batch.keys;
       this.expiredTotal += batch.expired;
+      this.metrics.provisionsExpired.inc(batch.expired);
       if (batch.expired === 0) break;
     }
     if (expired > 0) {

@@ -104,6 +104,30 @@ export class ProvisionsRepository {
   }
 
   /**
+   * Changes a pending, unexpired provision of an organization: a new claim token (`claimTokenHash`,
+   * the old one stops matching at once) and/or a new `expiresAt`; what is null stays. Answers the
+   * changed row, or null when the provision is not (or no longer) pending: nothing changed then.
+   * The conditional UPDATE row-locks it, so a concurrent claim either sees the new token or wins.
+   */
+  async updatePending(
+    manager: EntityManager,
+    organizationId: string,
+    id: string,
+    change: { claimTokenHash: Buffer | null; expiresAt: Date | null },
+    now: Date,
+  ): Promise<Provision | null> {
+    const rows = await this.database.query<{ id: string }>(
+      `UPDATE provisions SET claim_token_hash = COALESCE($4, claim_token_hash), expires_at = COALESCE($5, expires_at),
+                             updated_at = now()
+        WHERE id = $1 AND organization_id = $2 AND status = 'pending' AND expires_at > $3
+        RETURNING id`,
+      [id, organizationId, now, change.claimTokenHash, change.expiresAt],
+      manager,
+    );
+    return rows.length === 1 ? manager.findOneByOrFail(Provision, { id }) : null;
+  }
+
+  /**
    * Expires up to `limit` pending provisions at or past `expires_at` (`FOR UPDATE SKIP LOCKED`,
    * rewritten only while still pending: instances share the work, each provision expires once).
    */

@@ -28,6 +28,7 @@ function buildMe(principal: Principal): MeDto {
     api_only: principal.apiOnly,
     status: principal.status,
     external_email: principal.externalEmail,
+    external_id: principal.externalId,
     provisioned_by: principal.provisionedBy,
     expires_at: principal.expiresAt?.toISOString() ?? null,
     created_at: principal.createdAt.toISOString(),

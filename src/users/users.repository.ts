@@ -17,8 +17,24 @@ export interface NewUser {
   apiOnly?: boolean;
   status?: UserStatus;
   externalEmail?: string | null;
+  /** The orchestrator's own id for the user: unique among its organization's users. */
+  externalId?: string | null;
   provisionedBy?: string | null;
   expiresAt?: Date | null;
+}
+
+/** One user of a bulk insert (`insertManyWithKeys`): an active, API-only user of the batch's organization. */
+export interface NewBulkUser {
+  email: string;
+  externalEmail: string;
+  externalId: string | null;
+}
+
+/** A user that holds an address or an external id a new user asked for. */
+export interface ConflictingUser {
+  id: string;
+  email: string;
+  external_id: string | null;
 }
 
 /** What `update` may change: every field of it is part of the cached principals of the user's keys. */
@@ -34,6 +50,7 @@ interface UserRow {
   api_only: boolean;
   status: UserStatus;
   external_email: string | null;
+  external_id: string | null;
   provisioned_by: string | null;
   expires_at: Date | null;
   created_at: Date;
@@ -41,25 +58,30 @@ interface UserRow {
 }
 
 const USER_COLUMNS = `id, email, organization_id, role, is_provisioner, is_operator, api_only, status,
-  external_email, provisioned_by, expires_at, created_at, updated_at`;
+  external_email, external_id, provisioned_by, expires_at, created_at, updated_at`;
 
-/** $1..$10: the users insert of `insert` and `insertWithKey`, ON CONFLICT on the address. */
+/**
+ * $1..$11: the users insert of `insert` and `insertWithKey`. ON CONFLICT with no target: a taken
+ * address (uq_users_email) or a taken external id of the organization
+ * (uq_users_organization_id_external_id) inserts nothing, and the caller says which.
+ */
 const INSERT_USER = `INSERT INTO users (email, organization_id, role, is_provisioner, is_operator, api_only, status,
-                          external_email, provisioned_by, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-       ON CONFLICT (email) DO NOTHING
+                          external_email, provisioned_by, expires_at, external_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT DO NOTHING
        RETURNING ${USER_COLUMNS}`;
 
 /**
- * Create-user's one statement: the user and its first key (ApiKeysRepository's insert, $11..$14),
- * or nothing when the address is taken. Users owns the statement; the api_keys part is Api Keys'.
+ * Create-user's one statement: the user and its first key (ApiKeysRepository's insert, $12..$15),
+ * or nothing when the address or external id is taken. Users owns the statement; the api_keys part
+ * is Api Keys'.
  */
 const INSERT_USER_WITH_KEY: Statement = {
   name: 'provisio_insert_user_with_key',
   text: `WITH u AS (
            ${INSERT_USER}
          ), k AS (
-           ${ApiKeysRepository.insertFragment('u', 11)}
+           ${ApiKeysRepository.insertFragment('u', 12)}
          )
          SELECT u.* FROM u JOIN k ON k.user_id = u.id`,
 };
@@ -104,6 +126,82 @@ export class UsersRepository {
     return row ? { user: userFromRow(row), plaintext: generated.plaintext } : null;
   }
 
+  /**
+   * Bulk create-user in ONE statement: every user of `users` (distinct addresses and external ids)
+   * and a newly generated key for each, in the organization `organizationId`, provisioned by
+   * `provisionedBy` and billed to that organization. A user whose address or external id is taken
+   * is left out (ON CONFLICT DO NOTHING) with its key; the others are inserted. Answers the inserted
+   * users with their keys' plaintext (which exists only in the return value), by address.
+   */
+  async insertManyWithKeys(
+    manager: EntityManager,
+    organizationId: string,
+    provisionedBy: string,
+    users: NewBulkUser[],
+  ): Promise<Map<string, { user: User; plaintext: string }>> {
+    if (users.length === 0) return new Map();
+    const keys = users.map(() => ApiKeysRepository.generate());
+    const rows = await this.database.query<UserRow>(
+      `WITH input AS (
+         SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::bytea[], $7::text[])
+                  WITH ORDINALITY AS i(email, external_email, external_id, key_hash, prefix, ord)
+       ), u AS (
+         INSERT INTO users (email, organization_id, role, api_only, status, external_email, external_id, provisioned_by)
+         SELECT email, $1::uuid, 'member', true, 'active', external_email, external_id, $2::uuid FROM input ORDER BY email
+         ON CONFLICT DO NOTHING
+         RETURNING ${USER_COLUMNS}
+       ), k AS (
+         ${ApiKeysRepository.insertManyFragment('u', 'input', '$1::uuid')}
+       )
+       SELECT u.* FROM u JOIN k ON k.user_id = u.id`,
+      [
+        organizationId,
+        provisionedBy,
+        users.map((u) => u.email),
+        users.map((u) => u.externalEmail),
+        users.map((u) => u.externalId),
+        keys.map((k) => k.keyHash),
+        keys.map((k) => k.prefix),
+      ],
+      manager,
+    );
+    const plaintextByEmail = new Map(users.map((u, i) => [u.email, keys[i].plaintext]));
+    return new Map(
+      rows.map((row) => [row.email, { user: userFromRow(row), plaintext: plaintextByEmail.get(row.email) as string }]),
+    );
+  }
+
+  /**
+   * The users holding any of `emails` (on any domain: addresses are unique everywhere) or any of
+   * `externalIds` in the organization: who stands in the way of a create that inserted nothing.
+   */
+  findConflicting(
+    manager: EntityManager,
+    organizationId: string,
+    emails: string[],
+    externalIds: string[],
+  ): Promise<ConflictingUser[]> {
+    return this.database.query<ConflictingUser>(
+      `SELECT id, email, external_id FROM users
+        WHERE email = ANY($2::text[]) OR (organization_id = $1 AND external_id = ANY($3::text[]))`,
+      [organizationId, emails, externalIds],
+      manager,
+    );
+  }
+
+  /**
+   * Moves the expiry of a placeholder user (a pending provision's, reissued or patched), inside the
+   * caller's transaction: its keys are refused from `expiresAt` on, so their cached principals go.
+   */
+  async setPlaceholderExpiry(manager: EntityManager, userId: string, expiresAt: Date): Promise<void> {
+    const rows = await this.database.query<{ id: string }>(
+      `UPDATE users SET expires_at = $2, updated_at = now() WHERE id = $1 AND status = 'pending_claim' RETURNING id`,
+      [userId, expiresAt],
+      manager,
+    );
+    if (rows.length === 1) await this.keyCache.notifyUsersChanged(manager, [userId]);
+  }
+
   findById(manager: EntityManager, id: string): Promise<User | null> {
     return manager.findOneBy(User, { id });
   }
@@ -126,14 +224,15 @@ export class UsersRepository {
     return manager.getRepository(User).createQueryBuilder('u').where('u.id = :id', { id }).setLock('pessimistic_write').getOne();
   }
 
-  /** One page of an organization's users, oldest first, optionally of one status. */
+  /** One page of an organization's users, oldest first, optionally of one status and/or external id. */
   page(
     organizationId: string,
-    status: UserStatus | undefined,
+    filter: { status?: UserStatus; externalId?: string },
     query: PageQueryDto,
   ): Promise<{ items: User[]; nextCursor: string | null }> {
     const qb = this.users.createQueryBuilder('u').where('u.organization_id = :orgId', { orgId: organizationId });
-    if (status) qb.andWhere('u.status = :status', { status });
+    if (filter.status) qb.andWhere('u.status = :status', { status: filter.status });
+    if (filter.externalId !== undefined) qb.andWhere('u.external_id = :externalId', { externalId: filter.externalId });
     return paginateByCreation(qb, query);
   }
 
@@ -184,7 +283,7 @@ export class UsersRepository {
   }
 }
 
-/** $1..$10 of the users insert, in the column order of `INSERT INTO users (email, …, expires_at)`. */
+/** $1..$11 of the users insert, in the column order of `INSERT INTO users (email, …, external_id)`. */
 function userParameters(user: NewUser): unknown[] {
   return [
     user.email,
@@ -197,6 +296,7 @@ function userParameters(user: NewUser): unknown[] {
     user.externalEmail ?? null,
     user.provisionedBy ?? null,
     user.expiresAt ?? null,
+    user.externalId ?? null,
   ];
 }
 
@@ -212,6 +312,7 @@ function userFromRow(row: UserRow): User {
     apiOnly: row.api_only,
     status: row.status,
     externalEmail: row.external_email,
+    externalId: row.external_id,
     provisionedBy: row.provisioned_by,
     expiresAt: row.expires_at,
     createdAt: row.created_at,

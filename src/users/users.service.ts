@@ -8,9 +8,9 @@ import { ProblemException, Problems } from '../common/problem';
 import { AdminCreateUserDto, AdminUpdateUserDto, CreatedUserDto, ListUsersQueryDto, UserDto, UserPageDto } from './dto/user.dto';
 import { User } from './entities/user.entity';
 import { OrganizationsRepository } from './organizations.repository';
-import { NewUser, UsersRepository } from './users.repository';
+import { NewBulkUser, NewUser, UsersRepository } from './users.repository';
 
-export type { NewUser };
+export type { NewBulkUser, NewUser };
 
 /** Users' CRUD, and the inserts other modules create users with (a taken address is a 409 here). */
 @Injectable()
@@ -23,18 +23,20 @@ export class UsersService {
   ) {}
 
   /**
-   * Inserts a user in the caller's transaction. An existing address is a 409 naming that user;
-   * ON CONFLICT keeps the transaction usable and waits for a concurrent insert of the same email.
+   * Inserts a user in the caller's transaction. An existing address or external id is a 409 naming
+   * that user; ON CONFLICT keeps the transaction usable and waits for a concurrent insert of the same
+   * email.
    */
   async insertUser(manager: EntityManager, user: NewUser): Promise<User> {
     const inserted = await this.users.insert(manager, user);
-    if (!inserted) throw await this.emailTaken(manager, user.email);
+    if (!inserted) throw await this.conflict(manager, user);
     return inserted;
   }
 
   /**
    * Inserts a user and a new API key in ONE statement (UsersRepository.insertWithKey): the hot path
-   * of create-user. A taken address inserts nothing and is a 409 naming the existing user.
+   * of create-user. A taken address or external id inserts nothing and is a 409 naming the existing
+   * user.
    */
   async insertUserWithKey(
     manager: EntityManager,
@@ -42,12 +44,73 @@ export class UsersService {
     key: { billingOrganizationId: string; name?: string | null },
   ): Promise<{ user: User; plaintext: string }> {
     const inserted = await this.users.insertWithKey(manager, user, key);
-    if (!inserted) throw await this.emailTaken(manager, user.email);
+    if (!inserted) throw await this.conflict(manager, user);
     return inserted;
   }
 
+  /**
+   * Bulk create-user: the users of `users` (each already mapped and validated) and a key for each,
+   * in one statement, then one read naming who holds what the refused ones asked for. Answers, in
+   * the order of `users`, the created user with its key or the 409 of one that was not created. An
+   * address or external id asked for twice in the batch is the later one's 409 (naming the earlier
+   * one's user). Only when an earlier one was itself refused for its other field can a later one
+   * still be created: it goes into a further round (rare; every round settles at least one user).
+   */
+  async insertManyWithKeys(
+    manager: EntityManager,
+    organizationId: string,
+    provisionedBy: string,
+    users: NewBulkUser[],
+  ): Promise<({ user: User; plaintext: string } | ProblemException)[]> {
+    const outcomes: ({ user: User; plaintext: string } | ProblemException | undefined)[] = users.map(() => undefined);
+    let pending = users.map((_, i) => i);
+    while (pending.length > 0) {
+      const seenEmails = new Set<string>();
+      const seenExternalIds = new Set<string>();
+      const firsts: number[] = [];
+      const repeats: number[] = [];
+      for (const i of pending) {
+        const { email, externalId } = users[i];
+        const repeated = seenEmails.has(email) || (externalId !== null && seenExternalIds.has(externalId));
+        seenEmails.add(email);
+        if (externalId !== null) seenExternalIds.add(externalId);
+        (repeated ? repeats : firsts).push(i);
+      }
+      const inserted = await this.users.insertManyWithKeys(
+        manager,
+        organizationId,
+        provisionedBy,
+        firsts.map((i) => users[i]),
+      );
+      for (const i of firsts) outcomes[i] = inserted.get(users[i].email);
+      const refused = pending.filter((i) => outcomes[i] === undefined);
+      if (refused.length === 0) break;
+      const holders = await this.users.findConflicting(
+        manager,
+        organizationId,
+        refused.map((i) => users[i].email),
+        refused.flatMap((i) => users[i].externalId ?? []),
+      );
+      const next: number[] = [];
+      for (const i of refused) {
+        const { email, externalId } = users[i];
+        const byEmail = holders.find((h) => h.email === email);
+        const byExternalId = externalId === null ? undefined : holders.find((h) => h.external_id === externalId);
+        if (byEmail) outcomes[i] = Problems.emailTaken(email, byEmail);
+        else if (byExternalId && externalId !== null) outcomes[i] = Problems.externalIdTaken(externalId, byExternalId);
+        else if (repeats.includes(i)) next.push(i);
+        else throw new Error(`bulk insert of ${email} found a conflict but no user`);
+      }
+      pending = next;
+    }
+    return outcomes.map((outcome, i) => {
+      if (outcome === undefined) throw new Error(`bulk insert left ${users[i].email} unsettled`);
+      return outcome;
+    });
+  }
+
   async list(principal: Principal, query: ListUsersQueryDto): Promise<UserPageDto> {
-    const page = await this.users.page(principal.organizationId, query.status, query);
+    const page = await this.users.page(principal.organizationId, { status: query.status, externalId: query.external_id }, query);
     return { data: page.items.map(toUserDto), next_cursor: page.nextCursor };
   }
 
@@ -117,10 +180,19 @@ export class UsersService {
     });
   }
 
-  private async emailTaken(manager: EntityManager, email: string): Promise<ProblemException> {
-    const existing = await this.users.findByEmail(manager, email);
-    if (!existing) throw new Error(`insert of ${email} found a conflict but no user`);
-    return Problems.emailTaken(email, existing);
+  /** The 409 of an insert that inserted nothing: the user holding its address, else its external id. */
+  private async conflict(manager: EntityManager, user: NewUser): Promise<ProblemException> {
+    const holders = await this.users.findConflicting(
+      manager,
+      user.organizationId,
+      [user.email],
+      user.externalId ? [user.externalId] : [],
+    );
+    const byEmail = holders.find((h) => h.email === user.email);
+    if (byEmail) return Problems.emailTaken(user.email, byEmail);
+    const byExternalId = holders.find((h) => h.external_id === user.externalId);
+    if (byExternalId && user.externalId) return Problems.externalIdTaken(user.externalId, byExternalId);
+    throw new Error(`insert of ${user.email} found a conflict but no user`);
   }
 
   /** A user the caller may look up (its organization's; any for the operator), else 404 (others are not revealed). */
@@ -147,6 +219,7 @@ export function toUserDto(user: User): UserDto {
     api_only: user.apiOnly,
     status: user.status,
     external_email: user.externalEmail,
+    external_id: user.externalId,
     provisioned_by: user.provisionedBy,
     expires_at: user.expiresAt?.toISOString() ?? null,
     created_at: user.createdAt.toISOString(),

@@ -32,6 +32,10 @@ export async function startTestApp(
     // before and after a request must not see such a write land in between. Tests of it call
     // ApiKeyUsageRecorder.flush() (or close the app) instead.
     KEY_USAGE_FLUSH_INTERVAL_MS: '60000',
+    // Every request of a test file comes from one address, many with one key, far faster than any
+    // client would: rate limits are off unless a test turns them on (test/rate-limit*.e2e-spec.ts).
+    RATE_LIMIT_KEY_PER_MINUTE: '0',
+    RATE_LIMIT_IP_PER_MINUTE: '0',
     ...env,
     DATABASE_URL: db.url,
   });

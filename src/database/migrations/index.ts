@@ -6,6 +6,7 @@ import { CreditPools1795500110000 } from './1795500110000-CreditPools';
 import { ApiKeyScope1795500200000 } from './1795500200000-ApiKeyScope';
 import { IdempotencyKeysPerUser1795500310000 } from './1795500310000-IdempotencyKeysPerUser';
 import { LedgerKeepsSpender1795500320000 } from './1795500320000-LedgerKeepsSpender';
+import { UserExternalId1795500400000 } from './1795500400000-UserExternalId';
 
 /** Every migration, in order. `npm run migration:generate` writes a new file; add it here. */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -16,4 +17,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   ApiKeyScope1795500200000,
   IdempotencyKeysPerUser1795500310000,
   LedgerKeepsSpender1795500320000,
+  UserExternalId1795500400000,
 ];

@@ -1,9 +1,25 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { IsBoolean, IsIn, IsInt, IsISO8601, IsOptional, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
+import { ExternalIdField } from '../../users/dto/user.dto';
 import { PageOf, PageQueryDto } from '../../common/pagination';
 import { PROVISION_ROLES, PROVISION_STATUSES } from '../provision-status';
 import type { ProvisionRole, ProvisionStatus } from '../provision-status';
 import { OptionalField } from '../../common/validation';
+
+/** The bounds of a provision's `ttl_seconds`: one hour to 30 days. */
+export const MIN_PROVISION_TTL_SECONDS = 3600;
+export const MAX_PROVISION_TTL_SECONDS = 2_592_000;
+const TTL_MESSAGE = `ttl_seconds must be an integer between ${MIN_PROVISION_TTL_SECONDS} and ${MAX_PROVISION_TTL_SECONDS}`;
+
+function TtlSecondsField(description: string): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({ type: 'integer', minimum: MIN_PROVISION_TTL_SECONDS, maximum: MAX_PROVISION_TTL_SECONDS, description }),
+    IsInt({ message: TTL_MESSAGE }),
+    Min(MIN_PROVISION_TTL_SECONDS, { message: TTL_MESSAGE }),
+    Max(MAX_PROVISION_TTL_SECONDS, { message: TTL_MESSAGE }),
+  );
+}
 
 export class CreateProvisionDto {
   /** The role of the user in your organization. */
@@ -26,6 +42,36 @@ export class CreateProvisionDto {
   @IsString()
   @MaxLength(320)
   email?: string;
+
+  @OptionalField()
+  @ExternalIdField(
+    "Your own id for this end-user (1–255 printable characters), unique among your organization's users: " +
+      'a second create with the same id is 409 naming `existing_user_id`.',
+  )
+  external_id?: string;
+
+  @OptionalField()
+  @TtlSecondsField('How long the claim link stays usable, in seconds (3600–2592000; default PROVISION_TTL_SECONDS, 7 days).')
+  ttl_seconds?: number;
+}
+
+export class ReissueProvisionDto {
+  @OptionalField()
+  @TtlSecondsField(
+    'When given, the provision then expires this many seconds from now (3600–2592000); else `expires_at` is unchanged.',
+  )
+  ttl_seconds?: number;
+}
+
+const EXPIRES_AT_MESSAGE = 'expires_at must be an ISO 8601 date-time with a time zone, e.g. 2026-12-01T12:00:00Z';
+
+export class UpdateProvisionDto {
+  /** The new expiry: in the future and at most 30 days from now. The claim link stays the same. */
+  @ApiProperty({ type: String, format: 'date-time', example: '2026-12-01T12:00:00Z' })
+  @IsString({ message: EXPIRES_AT_MESSAGE })
+  @IsISO8601({ strict: true }, { message: EXPIRES_AT_MESSAGE })
+  @Matches(/T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i, { message: EXPIRES_AT_MESSAGE })
+  expires_at: string;
 }
 
 export class ProvisionDto {
@@ -78,6 +124,13 @@ export class CreatedProvisionDto extends ProvisionDto {
    */
   @ApiPropertyOptional({ type: Boolean, example: true })
   secrets_withheld?: boolean;
+}
+
+/** A reissued provision: its new claim link is in this answer only. */
+export class ReissuedProvisionDto extends ProvisionDto {
+  /** The new claim link (single use; the previous one no longer works). Shown only in this response. */
+  @ApiProperty({ type: String, example: 'https://provisio.example.com/claim/pvc_8sK2mQ0xVb4Zr7TnLp1WcY9dHe3Ja6Uf' })
+  claim_url: string;
 }
 
 export class ProvisionPageDto extends PageOf(ProvisionDto) {}

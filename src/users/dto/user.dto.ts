@@ -1,9 +1,23 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { applyDecorators } from '@nestjs/common';
+import { IsBoolean, IsIn, IsOptional, IsString, IsUUID, Matches, MaxLength } from 'class-validator';
 import { PageOf, PageQueryDto } from '../../common/pagination';
 import { KEY_SCOPES, USER_ROLES, USER_STATUSES } from '../../common/principal';
 import type { KeyScope, UserRole, UserStatus } from '../../common/principal';
 import { OptionalField } from '../../common/validation';
+
+/** `external_id`: 1–255 printable characters (no control, format or unassigned code points). */
+export const EXTERNAL_ID_PATTERN = /^[^\p{C}]{1,255}$/u;
+export const EXTERNAL_ID_MESSAGE = 'external_id must be 1–255 printable characters';
+
+/** Validation and OpenAPI of an `external_id` field or query parameter (present: checked; absent: fine). */
+export function ExternalIdField(description: string): PropertyDecorator {
+  return applyDecorators(
+    ApiPropertyOptional({ type: String, minLength: 1, maxLength: 255, description, example: 'cust_8412' }),
+    IsString({ message: EXTERNAL_ID_MESSAGE }),
+    Matches(EXTERNAL_ID_PATTERN, { message: EXTERNAL_ID_MESSAGE }),
+  );
+}
 
 export class UserDto {
   id: string;
@@ -18,6 +32,8 @@ export class UserDto {
   status: UserStatus;
   /** The end-user's real address, for provisioned users. */
   external_email: string | null;
+  /** The orchestrator's own id for this end-user (`external_id` at creation); null when none was given. */
+  external_id: string | null;
   /** The provisioner that created this user. */
   provisioned_by: string | null;
   /** Pending provisions only: when the user and its keys expire. */
@@ -65,6 +81,10 @@ export class ListUsersQueryDto extends PageQueryDto {
   @IsOptional()
   @IsIn(USER_STATUSES)
   status?: UserStatus;
+
+  @IsOptional()
+  @ExternalIdField('Only the user with this `external_id` (at most one: external ids are unique in an organization).')
+  external_id?: string;
 }
 
 export class UserIdParamsDto {

@@ -14,6 +14,10 @@ import { Organization } from './organization.entity';
 import type { UserRole, UserStatus } from '../../common/principal';
 
 @Entity('users')
+@Index('uq_users_organization_id_external_id', ['organizationId', 'externalId'], {
+  unique: true,
+  where: '"external_id" IS NOT NULL',
+})
 @Check('ck_users_role', `"role" IN ('owner', 'admin', 'member')`)
 @Check('ck_users_status', `"status" IN ('active', 'pending_claim', 'disabled')`)
 export class User {
@@ -51,6 +55,10 @@ export class User {
   /** The end-user's real address, when this user was provisioned for one. */
   @Column({ name: 'external_email', type: 'text', nullable: true })
   externalEmail: string | null;
+
+  /** The orchestrator's own id for this end-user; unique among its organization's users. */
+  @Column({ name: 'external_id', type: 'text', nullable: true })
+  externalId: string | null;
 
   @Index('ix_users_provisioned_by')
   @Column({ name: 'provisioned_by', type: 'uuid', nullable: true })
