@@ -101,10 +101,15 @@ const MATRIX: Row[] = [
   ['POST /api/v1/api-keys/{id}/rotate',            'key:other',       '201 404 404 404 404 404 404 201 401 401'],
 
   ['POST /api/v1/admin/create-user',               'none',            '403 403 403 403 201 403 403 201 401 401'],
+  ['POST /api/v1/admin/create-users',              'none',            '403 403 403 403 200 403 403 200 401 401'],
   ['POST /api/v1/provisions',                      'none',            '403 403 403 403 201 403 403 201 401 401'],
   ['GET /api/v1/provisions',                       'none',            '403 403 403 403 200 403 403 200 401 401'],
   ['GET /api/v1/provisions/{id}',                  'provision:same',  '403 403 403 403 200 403 403 404 401 401'],
   ['GET /api/v1/provisions/{id}',                  'provision:other', '403 403 403 403 404 403 403 200 401 401'],
+  ['PATCH /api/v1/provisions/{id}',                'provision:same',  '403 403 403 403 200 403 403 404 401 401'],
+  ['PATCH /api/v1/provisions/{id}',                'provision:other', '403 403 403 403 404 403 403 200 401 401'],
+  ['POST /api/v1/provisions/{id}/reissue',         'provision:same',  '403 403 403 403 200 403 403 404 401 401'],
+  ['POST /api/v1/provisions/{id}/reissue',         'provision:other', '403 403 403 403 404 403 403 200 401 401'],
   ['DELETE /api/v1/provisions/{id}',               'provision:same',  '403 403 403 403 204 403 403 404 401 401'],
   ['DELETE /api/v1/provisions/{id}',               'provision:other', '403 403 403 403 404 403 403 204 401 401'],
 
@@ -124,6 +129,7 @@ const MATRIX: Row[] = [
   ['POST /api/v1/admin/credits',                   'none',            '201 403 403 403 403 403 403 403 401 401'],
 
   ['GET /health',                                  'none',            '200 200 200 200 200 200 200 200 200 200'],
+  ['GET /metrics',                                 'none',            '200 200 200 200 200 200 200 200 200 200'],
 ];
 
 /** What a cell sends: the path with its parameter filled, and the body or query the route needs. */
@@ -151,7 +157,16 @@ const CALLS: Record<string, (id: string, target: Target) => Call> = {
     path: '/api/v1/admin/create-user',
     body: { email: `end-${unique()}@users.example` },
   }),
+  'POST /api/v1/admin/create-users': () => ({
+    path: '/api/v1/admin/create-users',
+    body: { users: [{ email: `bulk-${unique()}@users.example` }] },
+  }),
   'POST /api/v1/provisions': () => ({ path: '/api/v1/provisions', body: {} }),
+  'PATCH /api/v1/provisions/{id}': (id) => ({
+    path: `/api/v1/provisions/${id}`,
+    body: { expires_at: new Date(Date.now() + 86_400_000).toISOString() },
+  }),
+  'POST /api/v1/provisions/{id}/reissue': (id) => ({ path: `/api/v1/provisions/${id}/reissue`, body: {} }),
   'GET /api/v1/provisions': () => ({ path: '/api/v1/provisions' }),
   'GET /api/v1/provisions/{id}': (id) => ({ path: `/api/v1/provisions/${id}` }),
   'DELETE /api/v1/provisions/{id}': (id) => ({ path: `/api/v1/provisions/${id}` }),
@@ -174,6 +189,7 @@ const CALLS: Record<string, (id: string, target: Target) => Call> = {
     idempotent: true,
   }),
   'GET /health': () => ({ path: '/health' }),
+  'GET /metrics': () => ({ path: '/metrics' }),
 };
 
 interface Identity {

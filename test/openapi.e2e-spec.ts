@@ -190,9 +190,9 @@ describe('OpenAPI document', () => {
       { properties?: Record<string, Record<string, unknown>>; required?: string[] }
     >;
     const statusesOf = (method: string, path: string) => Object.keys(doc.paths[path][method].responses).sort();
-    expect(statusesOf('post', '/api/v1/admin/create-users')).toEqual(['200', '400', '401', '403', '409', '422']);
-    expect(statusesOf('post', '/api/v1/provisions/{id}/reissue')).toEqual(['200', '400', '401', '403', '404', '409']);
-    expect(statusesOf('patch', '/api/v1/provisions/{id}')).toEqual(['200', '400', '401', '403', '404', '409']);
+    expect(statusesOf('post', '/api/v1/admin/create-users')).toEqual(['200', '400', '401', '403', '409', '422', '429']);
+    expect(statusesOf('post', '/api/v1/provisions/{id}/reissue')).toEqual(['200', '400', '401', '403', '404', '409', '429']);
+    expect(statusesOf('patch', '/api/v1/provisions/{id}')).toEqual(['200', '400', '401', '403', '404', '409', '429']);
     const ok = (method: string, path: string, status: string) =>
       doc.paths[path][method].responses[status].content?.['application/json']?.schema?.$ref;
     expect(ok('post', '/api/v1/admin/create-users', '200')).toBe('#/components/schemas/BulkCreateUsersResponseDto');
