@@ -10,10 +10,11 @@ import { API_KEY_SCHEME } from './common/auth.decorators';
 import { METRICS_TOKEN_SCHEME } from './common/metrics/metrics.controller';
 import { GracefulShutdown } from './common/graceful-shutdown';
 import { frameworkErrorAsProblem, ProblemDetailsFilter } from './common/problem-details.filter';
+import { registerSecurityHeaders } from './common/security-headers';
 import { documentRateLimits } from './common/rate-limit/rate-limit.openapi';
 import { registerRequestIdHeader, requestIdOf } from './common/request-id';
 import { parseJsonRefusingDeepNesting, StrictValidationPipe } from './common/validation';
-import { AppConfig } from './config/app-config';
+import { AppConfig, fastifyTrustProxy } from './config/app-config';
 import { DatabaseHealth } from './database/database-health';
 
 export type ProvisioApp = NestFastifyApplication;
@@ -31,13 +32,15 @@ export async function createApp(
   // saves its onRequest hook on every request.
   const adapter = new FastifyAdapter({
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: true,
+    // X-Forwarded-For is believed only from the proxies TRUST_PROXY names (unset: from none).
+    trustProxy: fastifyTrustProxy(config.trustProxy),
     frameworkErrors: frameworkErrorAsProblem,
     skipMiddie: true,
     genReqId: requestIdOf,
   });
   registerRequestIdHeader(adapter.getInstance());
   registerAccessLog(adapter.getInstance(), logger, config.accessLog);
+  registerSecurityHeaders(adapter.getInstance());
   // JSON only: Fastify's own application/json parser, and no other. Nest's default form parser and
   // Fastify's text/plain parser are left out, so any other Content-Type is a 415 problem instead of
   // a body validated as if it were JSON.

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { existsSync } from 'node:fs';
-import { ConfigValidationError, loadConfig } from './config/app-config';
+import { inspect } from 'node:util';
+import { loadConfig, redactSecretValues, StartupRefusal } from './config/app-config';
 import { EmbeddedPostgres } from './database/embedded-postgres';
 import { createApp } from './app.factory';
 import { GracefulShutdown } from './common/graceful-shutdown';
@@ -55,10 +56,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigValidationError) {
-    console.error(error.message);
-  } else {
-    console.error('Provisio failed to start:', error);
-  }
+  // A refusal is the deployer's to fix: its message alone. Anything else with its stack. Either way
+  // no secret of the environment is printed, even inside an error's fields (a URL's `input`).
+  const text = error instanceof StartupRefusal ? error.message : `Provisio failed to start: ${inspect(error)}`;
+  console.error(redactSecretValues(text, process.env));
   process.exit(1);
 });

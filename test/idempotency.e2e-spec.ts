@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
-import { IdempotencyService, IdempotentRequest, requestFingerprint } from '../src/common/idempotency';
+import { IdempotencyScope, IdempotencyService, IdempotentRequest, requestFingerprint } from '../src/common/idempotency';
 import { ProblemException, Problems } from '../src/common/problem';
 import { startTestApp, TestApp } from './support/app';
 import { onRealServer } from './support/conditions';
@@ -14,14 +14,14 @@ describe('IdempotencyService (common/idempotency)', () => {
   let t: TestApp;
   let service: IdempotencyService;
   let ds: DataSource;
-  let scope: string;
+  let scope: IdempotencyScope;
 
   beforeAll(async () => {
     t = await startTestApp();
     service = t.app.get(IdempotencyService);
     ds = t.app.get(DataSource);
-    const [org] = await ds.query(`SELECT organization_id AS id FROM users WHERE email = 'admin@localhost'`);
-    scope = org.id;
+    const [operator] = await ds.query(`SELECT id, organization_id FROM users WHERE email = 'admin@localhost'`);
+    scope = { organizationId: operator.organization_id, userId: operator.id };
   });
   afterAll(async () => t?.close());
 
@@ -33,7 +33,10 @@ describe('IdempotencyService (common/idempotency)', () => {
     (await ds.query(`SELECT 1 FROM organizations WHERE domain = $1`, [domain])).length === 1;
   const storedKey = async (key: string) =>
     (
-      await ds.query(`SELECT status, response_status FROM idempotency_keys WHERE organization_id = $1 AND key = $2`, [scope, key])
+      await ds.query(
+        `SELECT status, response_status FROM idempotency_keys WHERE organization_id = $1 AND user_id = $2 AND key = $3`,
+        [scope.organizationId, scope.userId, key],
+      )
     )[0];
 
   it('runs the work once and replays its result for the same request', async () => {
@@ -102,9 +105,14 @@ describe('IdempotencyService (common/idempotency)', () => {
     const error = await service.run(scope, requestFor(key, { a: 2 }), () => Promise.resolve({ ok: 2 })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProblemException);
     expect((error as ProblemException).getStatus()).toBe(422);
-    // Another scope (organization) has its own keys.
-    await expect(service.run(randomUUID(), requestFor(key, { a: 2 }), () => Promise.resolve({ ok: 2 }))).resolves.toEqual({
+    // Another scope — another organization, or another user of the same one — has its own keys.
+    const otherOrganization = { ...scope, organizationId: randomUUID() };
+    await expect(service.run(otherOrganization, requestFor(key, { a: 2 }), () => Promise.resolve({ ok: 2 }))).resolves.toEqual({
       ok: 2,
+    });
+    const colleague = { ...scope, userId: randomUUID() };
+    await expect(service.run(colleague, requestFor(key, { a: 3 }), () => Promise.resolve({ ok: 3 }))).resolves.toEqual({
+      ok: 3,
     });
   });
 

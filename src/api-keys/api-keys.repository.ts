@@ -93,7 +93,7 @@ const LOOKUP: Statement = {
 
 /**
  * Owns `api_keys`: every query of that table is here, and nothing else writes it. Every write that
- * changes what a key may do (revoke, reactivate, move, delete, a chosen key registered) calls the
+ * changes what a key may do (revoke, move, delete, a chosen key registered) calls the
  * key cache's `notifyUsersChanged` itself, inside the caller's transaction, so no caller can forget
  * it. Two writes need none, by construction: a key generated here (a random hash no cache can hold,
  * and the owner's other keys answer as before), and `last_used_at` (no part of any principal).
@@ -279,12 +279,6 @@ export class ApiKeysRepository {
     if (!result.affected) return false;
     await this.keyCache.notifyUsersChanged(manager, [key.userId]);
     return true;
-  }
-
-  /** Makes a revoked key live again. */
-  async reactivate(manager: EntityManager, key: Pick<ApiKey, 'id' | 'userId'>): Promise<void> {
-    await manager.update(ApiKey, { id: key.id }, { revokedAt: null });
-    await this.keyCache.notifyUsersChanged(manager, [key.userId]);
   }
 
   /** Revokes every live key of a user, inside the caller's transaction. Returns the revoked ids. */

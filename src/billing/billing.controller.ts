@@ -175,10 +175,16 @@ export class BillingController {
     return this.billing.ledger(principal, query);
   }
 
-  /** Credits spent per user of your organization in `[since, until)`. */
+  /**
+   * Credits spent per user of your organization in `[since, until)`, cursor-paginated: most units
+   * first, then by user id. `total_units` counts every user of the window. Without `until`, the first
+   * page fixes the window's end at the time it was read and its `next_cursor` keeps it, so charges made
+   * while paging move nobody across pages. A user deleted since (a cancelled, expired or transferred
+   * placeholder) keeps its id and email here.
+   */
   @Get('usage')
   @OrgManager()
-  @ApiProblems({ 400: 'since or until is not an ISO 8601 date-time, or until is before since.' })
+  @ApiProblems({ 400: 'since or until is not an ISO 8601 date-time, until is before since, or limit or cursor is invalid.' })
   usage(@CurrentPrincipal() principal: Principal, @Query() query: UsageQueryDto): Promise<UsageDto> {
     return this.billing.usage(principal, query);
   }
@@ -191,7 +197,7 @@ export class AdminCreditsController {
 
   /**
    * Grants credits to an organization's pool (positive `amount`) or corrects it (negative, never
-   * below 0), exactly once per Idempotency-Key (scoped to your organization).
+   * below 0), exactly once per Idempotency-Key (yours: keys are scoped to the calling user).
    */
   @Post('credits')
   @HttpCode(201)

@@ -21,6 +21,7 @@ interface LedgerRow {
   id: string;
   organization_id: string;
   user_id: string | null;
+  user_email: string | null;
   api_key_id: string | null;
   delta: number;
   reason: LedgerReason;
@@ -30,11 +31,12 @@ interface LedgerRow {
   created_at: Date;
 }
 
-/** One charge: `units` of the pool of `organizationId`, by a user's key. */
+/** One charge: `units` of the pool of `organizationId`, by a user's key (`userEmail`: that user's email now). */
 export interface ChargeInput {
   units: number;
   organizationId: string;
   userId: string;
+  userEmail: string;
   keyId: string;
   description: string | null;
 }
@@ -82,6 +84,7 @@ export interface CreditInput {
   amount: number;
   domain: string;
   userId: string;
+  userEmail: string;
   keyId: string;
   reason: LedgerReason;
   description: string | null;
@@ -95,11 +98,13 @@ export interface OrganizationWithBalance {
   createdAt: Date;
 }
 
+/** One user's spending in a usage window (user_key '' for entries whose spender was not kept), and the window's total. */
 export interface UsageRow {
-  user_id: string | null;
+  user_key: string;
   email: string | null;
   units: string;
   charges: number;
+  total_units: string;
 }
 
 const RESERVATION_COLUMNS = `id, organization_id, user_id, api_key_id, limit_user_id, limit_window, units, committed_units,
@@ -109,7 +114,7 @@ const SPEND_LIMIT_COLUMNS = `l.user_id, l.units, l.period,
   CASE WHEN l.window_start = provisio_spend_window(l.period, now()) THEN l.spent ELSE 0 END AS spent,
   provisio_spend_window_end(l.period, provisio_spend_window(l.period, now())) AS resets_at, l.created_at`;
 
-const RETURNING_ENTRY = `RETURNING id, organization_id, user_id, api_key_id, delta, reason, description, balance_after,
+const RETURNING_ENTRY = `RETURNING id, organization_id, user_id, user_email, api_key_id, delta, reason, description, balance_after,
                                   idempotency_key, created_at`;
 
 /**
@@ -175,8 +180,9 @@ const EXPIRED_HOLDS_IN_THE_WAY = `(NOT EXISTS (SELECT 1 FROM pool)
 
 /**
  * The conditional debit ($1 units of pool $2; no row when the pool's available credits are short,
- * the spender's limit would be passed, or the pool is missing) and its ledger entry (user $3,
- * key $4, description $5, Idempotency-Key $6), the head of both charge statements.
+ * the spender's limit would be passed, or the pool is missing) and its ledger entry (user $3 with
+ * its email $7 at the time, key $4, description $5, Idempotency-Key $6), the head of both charge
+ * statements.
  */
 const DEBIT_AND_ENTRY = `${SPEND_HEAD}, debited AS (
     UPDATE credit_pools SET balance = balance - $1::int, updated_at = now()
@@ -184,14 +190,15 @@ const DEBIT_AND_ENTRY = `${SPEND_HEAD}, debited AS (
     RETURNING balance
   ), entry AS (
     INSERT INTO credit_ledger_entries
-           (organization_id, user_id, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
-    SELECT $2::uuid, $3::uuid, $4::uuid, -$1::int, 'charge', $5::text, debited.balance, $6::text, clock_timestamp()
+           (organization_id, user_id, user_email, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
+    SELECT $2::uuid, $3::uuid, $7::text, $4::uuid, -$1::int, 'charge', $5::text, debited.balance, $6::text, clock_timestamp()
       FROM debited
     ${RETURNING_ENTRY}
   )`;
 
 const ENTRY_JSON = (e: string) => `json_build_object(
-             'id', ${e}.id, 'organization_id', ${e}.organization_id, 'user_id', ${e}.user_id, 'api_key_id', ${e}.api_key_id,
+             'id', ${e}.id, 'organization_id', ${e}.organization_id, 'user_id', ${e}.user_id, 'user_email', ${e}.user_email,
+             'api_key_id', ${e}.api_key_id,
              'delta', ${e}.delta, 'reason', ${e}.reason, 'description', ${e}.description, 'balance_after', ${e}.balance_after,
              'idempotency_key', ${e}.idempotency_key,
              'created_at', to_char(${e}.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))`;
@@ -216,6 +223,7 @@ const CHARGE: Statement = {
   ), stored AS (
     ${IdempotencyRepository.completeFragment({
       scope: '$2::uuid',
+      user: '$3::uuid',
       key: '$6::text',
       status: '201',
       body: `jsonb_build_object('kind', 'body', 'body', (SELECT body FROM answer))`,
@@ -236,7 +244,8 @@ const CHARGE: Statement = {
  * holder still in flight, or an expired key) makes the final INSERT fail with a unique violation,
  * which undoes the whole statement; the charge then goes the general way (IdempotencyService.run),
  * which replays, refuses or re-claims. The answer built here is what the response and every replay
- * return. $7 is the request's fingerprint, $8 the key's lifetime in hours. A missing pool has 0
+ * return. The key is the calling user's ($3) on the pool's organization ($2); $8 is the request's
+ * fingerprint, $9 the key's lifetime in hours. A missing pool has 0
  * credits. A refusal that holds past their expiry may have caused (`retry`) is not stored: the
  * service releases them and goes the general way.
  */
@@ -256,11 +265,12 @@ const CHARGE_ONCE: Statement = {
   ), claimed AS (
     ${IdempotencyRepository.insertCompletedFragment({
       scope: '$2::uuid',
+      user: '$3::uuid',
       key: '$6::text',
-      requestHash: '$7::bytea',
+      requestHash: '$8::bytea',
       status: `CASE WHEN charged THEN 201 ELSE ${problemStatus(ProblemCode.InsufficientCredits)} END`,
       body: 'stored',
-      ttlHours: '$8::int',
+      ttlHours: '$9::int',
       from: 'answer WHERE NOT retry',
     })}
   )
@@ -311,8 +321,9 @@ const SETTLE = `
     RETURNING 1
   ), entry AS (
     INSERT INTO credit_ledger_entries
-           (organization_id, user_id, api_key_id, delta, reason, description, balance_after, created_at)
-    SELECT $1::uuid, $6::uuid, $7::uuid, -$5::int, 'charge', $8::text, pool.balance, clock_timestamp()
+           (organization_id, user_id, user_email, api_key_id, delta, reason, description, balance_after, created_at)
+    SELECT $1::uuid, $6::uuid, (SELECT email FROM users WHERE id = $6::uuid), $7::uuid, -$5::int, 'charge', $8::text,
+           pool.balance, clock_timestamp()
       FROM pool WHERE $5::int > 0
     ${RETURNING_ENTRY}
   )
@@ -364,8 +375,8 @@ function isPoolCheckViolation(error: unknown): boolean {
 /** The ledger entry of a grant or correction, after `changed` (id, balance) moved the pool. */
 const CREDIT_ENTRY = `
   INSERT INTO credit_ledger_entries
-         (organization_id, user_id, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
-  SELECT changed.id, $3::uuid, $4::uuid, $1::int, $5::text, $6::text, changed.balance, $7::text, clock_timestamp()
+         (organization_id, user_id, user_email, api_key_id, delta, reason, description, balance_after, idempotency_key, created_at)
+  SELECT changed.id, $3::uuid, $8::text, $4::uuid, $1::int, $5::text, $6::text, changed.balance, $7::text, clock_timestamp()
     FROM changed
   ${RETURNING_ENTRY}`;
 
@@ -421,6 +432,7 @@ export class BillingRepository {
         charge.keyId,
         charge.description,
         key,
+        charge.userEmail,
         fingerprint,
         ttlHours,
       ]);
@@ -447,7 +459,7 @@ export class BillingRepository {
     await this.lockPool(manager, charge.organizationId);
     const [row] = await this.database.query<{ body: LedgerEntryDto | null; stored: number; refusal: Refusal; retry: boolean }>(
       CHARGE,
-      [charge.units, charge.organizationId, charge.userId, charge.keyId, charge.description, idempotencyKey],
+      [charge.units, charge.organizationId, charge.userId, charge.keyId, charge.description, idempotencyKey, charge.userEmail],
       manager,
     );
     if (row.body) return { done: true, value: { body: row.body, stored: row.stored === 1 } };
@@ -676,7 +688,16 @@ export class BillingRepository {
   async credit(manager: EntityManager, credit: CreditInput): Promise<LedgerEntryDto | null> {
     const [row] = await this.database.query<LedgerRow>(
       credit.amount > 0 ? GRANT_SQL : CORRECTION_SQL,
-      [credit.amount, credit.domain, credit.userId, credit.keyId, credit.reason, credit.description, credit.idempotencyKey],
+      [
+        credit.amount,
+        credit.domain,
+        credit.userId,
+        credit.keyId,
+        credit.reason,
+        credit.description,
+        credit.idempotencyKey,
+        credit.userEmail,
+      ],
       manager,
     );
     return row ? toLedgerEntryDto(row) : null;
@@ -736,20 +757,56 @@ export class BillingRepository {
     return { items: page.items.map(entityToDto), nextCursor: page.nextCursor };
   }
 
-  /** Credits spent per user of an organization in [since, until): one grouped query. */
-  usage(organizationId: string, since: Date | null, until: Date | null): Promise<UsageRow[]> {
+  /**
+   * One page of the credits spent per user of an organization in [since, until): most units first,
+   * then by user key (the user id as text; '' for entries whose spender was not kept), after
+   * `after` when given; `limit` rows, each with the window's total over all users. One grouped query.
+   */
+  usagePage(
+    organizationId: string,
+    window: { since: Date | null; until: Date },
+    after: { units: number; userKey: string } | null,
+    limit: number,
+  ): Promise<UsageRow[]> {
     return this.database.query<UsageRow>(
-      `SELECT l.user_id, u.email, sum(-l.delta)::bigint AS units, count(*)::int AS charges
-         FROM credit_ledger_entries l
-         LEFT JOIN users u ON u.id = l.user_id
-        WHERE l.organization_id = $1
-          AND l.reason = 'charge'
-          AND ($2::timestamptz IS NULL OR l.created_at >= $2::timestamptz)
-          AND ($3::timestamptz IS NULL OR l.created_at < $3::timestamptz)
-        GROUP BY l.user_id, u.email
-        ORDER BY units DESC, l.user_id`,
-      [organizationId, since?.toISOString() ?? null, until?.toISOString() ?? null],
+      `WITH per_user AS (
+         SELECT COALESCE(l.user_id::text, '') AS user_key,
+                COALESCE(max(l.user_email), max(u.email)) AS email,
+                sum(-l.delta)::bigint AS units, count(*)::int AS charges
+           FROM credit_ledger_entries l
+           LEFT JOIN users u ON u.id = l.user_id
+          WHERE l.organization_id = $1
+            AND l.reason = 'charge'
+            AND ($2::timestamptz IS NULL OR l.created_at >= $2::timestamptz)
+            AND l.created_at < $3::timestamptz
+          GROUP BY l.user_id
+       ), ranked AS (
+         SELECT per_user.*, sum(units) OVER ()::bigint AS total_units FROM per_user
+       )
+       SELECT * FROM ranked
+        WHERE $4::bigint IS NULL OR units < $4::bigint OR (units = $4::bigint AND user_key > $5::text)
+        ORDER BY units DESC, user_key
+        LIMIT $6`,
+      [
+        organizationId,
+        window.since?.toISOString() ?? null,
+        window.until.toISOString(),
+        after?.units ?? null,
+        after?.userKey ?? '',
+        limit,
+      ],
     );
+  }
+
+  /** Credits spent by all users of an organization in [since, until). */
+  async usageTotal(organizationId: string, window: { since: Date | null; until: Date }): Promise<number> {
+    const [row] = await this.database.query<{ total: string }>(
+      `SELECT COALESCE(sum(-delta), 0)::bigint AS total FROM credit_ledger_entries
+        WHERE organization_id = $1 AND reason = 'charge'
+          AND ($2::timestamptz IS NULL OR created_at >= $2::timestamptz) AND created_at < $3::timestamptz`,
+      [organizationId, window.since?.toISOString() ?? null, window.until.toISOString()],
+    );
+    return Number(row.total);
   }
 }
 
@@ -758,6 +815,7 @@ export function toLedgerEntryDto(row: LedgerRow): LedgerEntryDto {
     id: row.id,
     organization_id: row.organization_id,
     user_id: row.user_id,
+    user_email: row.user_email,
     api_key_id: row.api_key_id,
     delta: row.delta,
     reason: row.reason,
@@ -773,6 +831,7 @@ function entityToDto(entry: LedgerEntry): LedgerEntryDto {
     id: entry.id,
     organization_id: entry.organizationId,
     user_id: entry.userId,
+    user_email: entry.userEmail,
     api_key_id: entry.apiKeyId,
     delta: entry.delta,
     reason: entry.reason,

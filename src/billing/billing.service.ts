@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { IDEMPOTENCY_KEY_TTL_HOURS, IdempotencyService, IdempotentRequest } from '../common/idempotency';
 import { MetricsService } from '../common/metrics/metrics.service';
-import { PageQueryDto } from '../common/pagination';
+import { decodeCursor, DEFAULT_PAGE_SIZE, encodeCursor, PageQueryDto } from '../common/pagination';
 import type { Principal } from '../common/principal';
 import { Problems } from '../common/problem';
 import { BillingRepository, ChargeInput, MAX_BALANCE } from './billing.repository';
@@ -30,7 +30,7 @@ export class BillingService {
 
   /**
    * Spends `units` of the pool the calling key bills (principal.billingOrganizationId), exactly
-   * once per Idempotency-Key (scoped to that pool's organization). 402 when the pool is short.
+   * once per Idempotency-Key (the calling user's, on that pool). 402 when the pool is short.
    */
   async charge(principal: Principal, dto: CreateChargeDto, idempotency: IdempotentRequest | undefined): Promise<LedgerEntryDto> {
     const organizationId = principal.billingOrganizationId;
@@ -38,9 +38,12 @@ export class BillingService {
       const answered = await this.chargeOnce(principal, dto, idempotency);
       if (answered) return answered;
     }
-    return this.idempotency.run(organizationId, idempotency, (manager) => this.debit(manager, principal, dto, idempotency), {
-      atomicWork: true,
-    });
+    return this.idempotency.run(
+      { organizationId, userId: principal.userId },
+      idempotency,
+      (manager) => this.debit(manager, principal, dto, idempotency),
+      { atomicWork: true },
+    );
   }
 
   /**
@@ -97,17 +100,19 @@ export class BillingService {
 
   /**
    * Operator: grants (amount > 0) or corrects (amount < 0) an organization's pool by domain,
-   * exactly once per Idempotency-Key (scoped to the operator's organization). 404 for an unknown
+   * exactly once per Idempotency-Key (the calling operator's). 404 for an unknown
    * domain; 422 if a correction would take the pool below 0 (or a grant above the largest balance).
    */
   credit(principal: Principal, dto: CreateCreditDto, idempotency: IdempotentRequest | undefined): Promise<LedgerEntryDto> {
     const domain = dto.domain.toLowerCase();
     const reason: LedgerReason = dto.amount > 0 ? 'grant' : 'correction';
-    return this.idempotency.run(principal.organizationId, idempotency, async (manager) => {
+    const scope = { organizationId: principal.organizationId, userId: principal.userId };
+    return this.idempotency.run(scope, idempotency, async (manager) => {
       const entry = await this.billing.credit(manager, {
         amount: dto.amount,
         domain,
         userId: principal.userId,
+        userEmail: principal.email,
         keyId: principal.keyId,
         reason,
         description: dto.reason ?? null,
@@ -157,26 +162,48 @@ export class BillingService {
     return { data: page.items, next_cursor: page.nextCursor };
   }
 
-  /** Credits spent per user of the caller's organization in [since, until): one grouped query. */
+  /**
+   * Credits spent per user of the caller's organization in [since, until), one page of users: most
+   * units first, then by user id (entries whose spender was not kept come first among equals, as one
+   * row with user_id null). total_units is over all users of the window. Without `until`, the first
+   * page fixes the window's end at its own instant and the cursor carries it, so later charges cannot
+   * move a user across pages while paging.
+   */
   async usage(principal: Principal, query: UsageQueryDto): Promise<UsageDto> {
     const since = parseInstant('since', query.since);
-    const until = parseInstant('until', query.until);
+    let until = parseInstant('until', query.until);
     if (since && until && since.getTime() > until.getTime()) {
       throw Problems.validationFailed([{ field: 'until', message: 'until must not be before since' }]);
     }
-    const rows = await this.billing.usage(principal.organizationId, since, until);
-    const data = rows.map((row) => ({
-      user_id: row.user_id,
-      email: row.email,
-      units: Number(row.units),
-      charges: row.charges,
-    }));
+    const limit = query.limit ?? DEFAULT_PAGE_SIZE;
+    let after: { units: number; userKey: string } | null = null;
+    if (query.cursor) {
+      const [units, userKey, asOf] = decodeCursor(query.cursor, 3);
+      const asOfDate = new Date(asOf);
+      if (!/^\d{1,18}$/.test(units) || !(userKey === '' || UUID_TEXT.test(userKey)) || Number.isNaN(asOfDate.getTime())) {
+        throw Problems.validationFailed([{ field: 'cursor', message: 'cursor is not a cursor this API returned' }]);
+      }
+      after = { units: Number(units), userKey };
+      until ??= asOfDate;
+    }
+    const window = { since, until: until ?? new Date() };
+    const rows = await this.billing.usagePage(principal.organizationId, window, after, limit + 1);
+    const page = rows.slice(0, limit);
+    const last = rows.length > limit ? page[page.length - 1] : undefined;
+    let totalUnits = page.length > 0 ? Number(page[0].total_units) : 0;
+    if (page.length === 0 && after) totalUnits = await this.billing.usageTotal(principal.organizationId, window);
     return {
       organization_id: principal.organizationId,
       since: since?.toISOString() ?? null,
       until: until?.toISOString() ?? null,
-      total_units: data.reduce((sum, row) => sum + row.units, 0),
-      data,
+      total_units: totalUnits,
+      data: page.map((row) => ({
+        user_id: row.user_key === '' ? null : row.user_key,
+        email: row.email,
+        units: Number(row.units),
+        charges: row.charges,
+      })),
+      next_cursor: last ? encodeCursor([last.units, last.user_key, window.until.toISOString()]) : null,
     };
   }
 }
@@ -187,10 +214,13 @@ function chargeInput(principal: Principal, dto: CreateChargeDto): ChargeInput {
     units: dto.units,
     organizationId: principal.billingOrganizationId,
     userId: principal.userId,
+    userEmail: principal.email,
     keyId: principal.keyId,
     description: dto.description ?? null,
   };
 }
+
+const UUID_TEXT = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Years 1–9999 in UTC: outside them the ISO text PostgreSQL is given (`+010000-…`) fails to parse (a 500). */
 const EARLIEST_INSTANT = new Date('0001-01-01T00:00:00Z').getTime();

@@ -95,12 +95,13 @@ export class SpendControlsService implements SpendLimits {
       units: dto.units,
       organizationId: pool,
       userId: principal.userId,
+      userEmail: principal.email,
       keyId: principal.keyId,
       description: dto.description ?? null,
     };
     const ttl = dto.ttl_seconds ?? DEFAULT_RESERVATION_TTL_SECONDS;
     return this.idempotency.run(
-      pool,
+      { organizationId: pool, userId: principal.userId },
       idempotency,
       async (manager) => {
         let held = await this.billing.hold(manager, input, ttl);

@@ -4,6 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { DATABASE_RETRY_AFTER_SECONDS, DatabaseHealth, isDatabaseUnreachable } from '../database/database-health';
 import { ProblemCode, ProblemDto, ProblemException, Problems } from './problem';
 import { REQUEST_ID_HEADER } from './request-id';
+import { setSecurityHeaders } from './security-headers';
 
 /** Fastify's own errors (body parsing, limits) carry a statusCode and a code. */
 interface FastifyLikeError {
@@ -97,6 +98,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
  * parameter, a malformed URL) are answered as problem details too, not as Fastify's own JSON.
  */
 export function frameworkErrorAsProblem(error: unknown, request: FastifyRequest, reply: FastifyReply): void {
+  // Some of these answers (a malformed URL) run no hook: the security headers are set here too.
+  setSecurityHeaders(request, reply);
   const problem = new ProblemDetailsFilter().toProblem(error);
   problem.request_id = request.id;
   void reply.header(REQUEST_ID_HEADER, request.id);

@@ -1,4 +1,4 @@
-import { EnvironmentVariables, loadConfig } from './app-config';
+import { EnvironmentVariables, fastifyTrustProxy, loadConfig, redactSecretValues } from './app-config';
 
 describe('loadConfig', () => {
   it('applies the contract defaults', () => {
@@ -57,6 +57,72 @@ describe('loadConfig', () => {
       shutdownGraceSeconds: 0,
       idempotencyLockSeconds: 5,
     });
+  });
+
+  it('never echoes the value of a secret variable, only its name', () => {
+    const secrets = {
+      ADMIN_API_KEY: 'short-secret',
+      DATABASE_URL: 'postgres://u:pg-pass-123@host:badport/db',
+    };
+    let message = '';
+    try {
+      loadConfig(secrets);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/ADMIN_API_KEY=\(value not shown\)/);
+    expect(message).toMatch(/DATABASE_URL=\(value not shown\)/);
+    expect(message).not.toContain('short-secret');
+    expect(message).not.toContain('pg-pass-123');
+  });
+
+  it('requires ADMIN_API_KEY to have at least 32 characters', () => {
+    expect(() => loadConfig({ ADMIN_API_KEY: 'x'.repeat(31) })).toThrow(/ADMIN_API_KEY/);
+    expect(loadConfig({ ADMIN_API_KEY: 'x'.repeat(32) }).adminApiKey).toBe('x'.repeat(32));
+  });
+
+  it('redacts every secret value of the environment, and the password inside a URL even when it does not parse', () => {
+    const env = {
+      ADMIN_API_KEY: 'pvk_adminkey',
+      METRICS_TOKEN: 'metrics-tok',
+      DATABASE_URL: 'postgres://app:p%40ss@db:bad/x',
+      REDIS_URL: 'redis://:redispw@r:6379',
+    };
+    const text = 'a pvk_adminkey b metrics-tok c postgres://app:p%40ss@db:bad/x d p@ss e redispw f app:p%40ss';
+    const redacted = redactSecretValues(text, env);
+    for (const secret of ['pvk_adminkey', 'metrics-tok', 'p%40ss', 'p@ss', 'redispw']) expect(redacted).not.toContain(secret);
+    expect(redacted).toContain('a [redacted] b');
+  });
+
+  it.each([
+    [undefined, false],
+    ['', false],
+    ['1', 1],
+    ['2', 2],
+    ['10.0.0.1', ['10.0.0.1']],
+    ['10.0.0.0/8, 192.168.1.1 ,::1', ['10.0.0.0/8', '192.168.1.1', '::1']],
+    ['loopback,uniquelocal', ['loopback', 'uniquelocal']],
+  ])('reads TRUST_PROXY=%s', (value, expected) => {
+    const trust = fastifyTrustProxy(loadConfig(value === undefined ? {} : { TRUST_PROXY: value }).trustProxy);
+    if (typeof expected === 'number') {
+      // A hop count: the nearest `expected` hops are proxies, the next one is the client.
+      expect(typeof trust).toBe('function');
+      const hops = [0, 1, 2, 3].map((hop) => (trust as (address: string, hop: number) => boolean)('10.0.0.1', hop));
+      expect(hops).toEqual([0, 1, 2, 3].map((hop) => hop < expected));
+    } else {
+      expect(trust).toEqual(expected);
+    }
+  });
+
+  it.each(['true', '0', '11', 'proxy.example.com', '10.0.0.0/33', '10.0.0.1,', '1.2.3'])('refuses TRUST_PROXY=%s', (value) => {
+    expect(() => loadConfig({ TRUST_PROXY: value })).toThrow(/TRUST_PROXY=/);
+  });
+
+  it('accepts a DATABASE_URL naming a Unix socket, refuses one that does not parse', () => {
+    expect(loadConfig({ DATABASE_URL: 'postgresql:///provisio?host=/run/postgresql' }).databaseUrl).toBe(
+      'postgresql:///provisio?host=/run/postgresql',
+    );
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://u:p@host:port/db' })).toThrow(/DATABASE_URL=\(value not shown\)/);
   });
 
   it('holds every variable under its camelCase name, with the value given', () => {

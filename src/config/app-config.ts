@@ -1,5 +1,18 @@
+import { isIP } from 'node:net';
 import { plainToInstance, Transform } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  validateSync,
+  ValidateBy,
+  ValidationOptions,
+} from 'class-validator';
 
 const toInt = ({ value }: { value: unknown }) =>
   typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value.trim()) : value;
@@ -15,7 +28,9 @@ const emptyToUndefined = ({ value }: { value: unknown }) =>
 export class EnvironmentVariables {
   @IsOptional()
   @Transform(emptyToUndefined)
-  @Matches(/^postgres(ql)?:\/\/.+/, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
+  @IsConnectionUrl(['postgres:', 'postgresql:'], {
+    message: 'DATABASE_URL must be a postgres:// or postgresql:// URL',
+  })
   DATABASE_URL?: string = undefined;
 
   @Transform(toInt)
@@ -55,11 +70,25 @@ export class EnvironmentVariables {
 
   @IsOptional()
   @Transform(emptyToUndefined)
-  // Any key the deployer chooses (the contract: "that exact key"); a generated pvk_ key is best.
-  @Matches(/^[\x21-\x7e]{8,256}$/, {
-    message: 'ADMIN_API_KEY must be 8–256 printable ASCII characters without spaces (ideally a pvk_ key made by the API)',
+  // Any key the deployer chooses (the contract: "that exact key", at least 32 characters); a generated pvk_ key is best.
+  @Matches(/^[\x21-\x7e]{32,256}$/, {
+    message: 'ADMIN_API_KEY must be 32–256 printable ASCII characters without spaces (ideally a pvk_ key made by the API)',
   })
   ADMIN_API_KEY?: string = undefined;
+
+  /**
+   * Whose X-Forwarded-For to believe: unset trusts none (the client is the TCP peer); a hop count
+   * (`1`: the nearest proxy), or a comma-separated list of proxy addresses, CIDR ranges or
+   * proxy-addr's names (`loopback`, `linklocal`, `uniquelocal`). See fastifyTrustProxy().
+   */
+  @IsOptional()
+  @Transform(emptyToUndefined)
+  @IsTrustProxy({
+    message:
+      'TRUST_PROXY must be a hop count (1–10) or a comma-separated list of proxy addresses or CIDR ranges ' +
+      '(or loopback, linklocal, uniquelocal)',
+  })
+  TRUST_PROXY?: string = undefined;
 
   @IsString()
   DATA_DIR: string = './.data';
@@ -169,9 +198,6 @@ export class EnvironmentVariables {
   IDEMPOTENCY_LOCK_SECONDS: number = 30;
 }
 
-/** Variables whose values a start-up error never prints. */
-const SECRET_VARIABLES = new Set(['ADMIN_API_KEY', 'METRICS_TOKEN', 'REDIS_URL', 'DATABASE_URL']);
-
 /** `KEY_CACHE_TTL_MS` → `keyCacheTtlMs`. */
 type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}`
   ? `${Lowercase<Head>}${Capitalize<CamelCase<Tail>>}`
@@ -200,7 +226,52 @@ function valuesClass<T extends object>(): new (values: T) => T {
 /** The typed configuration other providers inject (a class, so that it is its own DI token). */
 export class AppConfig extends valuesClass<AppConfigValues>() {}
 
-export class ConfigValidationError extends Error {}
+/** A refusal to start that the deployer must fix: printed as its message alone (no stack). */
+export class StartupRefusal extends Error {}
+
+export class ConfigValidationError extends StartupRefusal {}
+
+/**
+ * Variables whose values are secrets (or hold one, like a password inside a URL): a validation
+ * error names them but never prints their value.
+ */
+export const SECRET_VARIABLES = ['ADMIN_API_KEY', 'METRICS_TOKEN', 'DATABASE_URL', 'REDIS_URL', 'WEBHOOK_ENCRYPTION_KEY'];
+
+/**
+ * The secret strings of an environment: each secret variable's whole value, and the password (and
+ * user info) inside a URL-valued one even when the URL does not parse. For scrubbing start-up output.
+ */
+export function secretValues(env: Record<string, string | undefined>): string[] {
+  const secrets = new Set<string>();
+  for (const name of SECRET_VARIABLES) {
+    const value = env[name]?.trim();
+    if (!value) continue;
+    secrets.add(value);
+    // user:password@ of a URL, parsed by hand so a malformed URL is covered too.
+    const userInfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(value)?.[1];
+    if (userInfo) {
+      secrets.add(userInfo);
+      const password = userInfo.slice(userInfo.indexOf(':') + 1);
+      if (userInfo.includes(':') && password) {
+        secrets.add(password);
+        try {
+          secrets.add(decodeURIComponent(password));
+        } catch {
+          // not percent-encoded text: the raw form is covered
+        }
+      }
+    }
+  }
+  // Longest first, so a URL is replaced whole before its password alone.
+  return [...secrets].filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+}
+
+/** `text` with every secret value of `env` replaced by `[redacted]`. */
+export function redactSecretValues(text: string, env: Record<string, string | undefined>): string {
+  let out = text;
+  for (const secret of secretValues(env)) out = out.split(secret).join('[redacted]');
+  return out;
+}
 
 /** Validates an environment record; throws naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): AppConfig {
@@ -212,9 +283,10 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const vars = plainToInstance(EnvironmentVariables, raw, { exposeDefaultValues: true });
   const errors = validateSync(vars, { skipMissingProperties: false });
   if (errors.length > 0) {
+    // A secret's value is never echoed (it would land in logs): only its name.
     const lines = errors.map(
       (e) =>
-        `${e.property}=${SECRET_VARIABLES.has(e.property) ? '(not shown)' : JSON.stringify(e.value)}: ` +
+        `${e.property}=${SECRET_VARIABLES.includes(e.property) ? '(value not shown)' : JSON.stringify(e.value)}: ` +
         Object.values(e.constraints ?? {}).join('; '),
     );
     throw new ConfigValidationError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
@@ -225,4 +297,69 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     publicBaseUrl: (vars.PUBLIC_BASE_URL ?? `http://localhost:${vars.PORT}`).replace(/\/+$/, ''),
     adminEmail: vars.ADMIN_EMAIL.trim().toLowerCase(),
   });
+}
+/**
+ * A URL of one of `protocols` that parses (checked without echoing it). The host may be empty:
+ * `postgresql:///db?host=/run/postgresql` names a Unix socket.
+ */
+function IsConnectionUrl(protocols: string[], options: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'isConnectionUrl',
+      validator: {
+        validate: (value: unknown) => {
+          if (typeof value !== 'string') return false;
+          try {
+            const url = new URL(value);
+            return protocols.includes(url.protocol);
+          } catch {
+            return false;
+          }
+        },
+      },
+    },
+    options,
+  );
+}
+
+const NAMED_PROXY_RANGES = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isProxyAddress(entry: string): boolean {
+  if (NAMED_PROXY_RANGES.includes(entry)) return true;
+  const [address, prefix, ...rest] = entry.split('/');
+  const version = isIP(address);
+  if (version === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (version === 4 ? 32 : 128);
+}
+
+function isTrustProxy(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) >= 1 && Number(text) <= 10;
+  const entries = text.split(',').map((entry) => entry.trim());
+  return entries.length > 0 && entries.every(isProxyAddress);
+}
+
+function IsTrustProxy(options: ValidationOptions) {
+  return ValidateBy({ name: 'isTrustProxy', validator: { validate: isTrustProxy } }, options);
+}
+
+/**
+ * TRUST_PROXY (validated) as Fastify's `trustProxy`: unset trusts nobody; a list of addresses and
+ * ranges is given as is; a hop count becomes a function trusting the nearest `hops` addresses —
+ * Fastify 5.12 takes a bare number as "trust nothing" (a hop count cannot check who the peer is),
+ * while the deployer who sets one says exactly that the nearest hops are proxies.
+ */
+export function fastifyTrustProxy(
+  trustProxy: string | undefined,
+): false | string[] | ((address: string, hop: number) => boolean) {
+  if (trustProxy === undefined) return false;
+  const text = trustProxy.trim();
+  if (/^\d+$/.test(text)) {
+    const hops = Number(text);
+    return (_address: string, hop: number) => hop < hops;
+  }
+  return text.split(',').map((entry) => entry.trim());
 }

@@ -63,8 +63,9 @@ export class ClaimableProvisionsService {
     const expiresAt = new Date(Date.now() + (dto.ttl_seconds ?? this.config.provisionTtlSeconds) * 1000);
     const role = dto.role ?? 'member';
 
+    const scope = { organizationId: principal.organizationId, userId: principal.userId };
     return this.idempotency.run(
-      principal.organizationId,
+      scope,
       idempotency,
       async (manager) => {
         const user = await this.users.insertUser(manager, {

@@ -69,7 +69,8 @@ export class CreateUserService {
       // With a spend limit, user and limit are one transaction; without, the one statement is all.
       return dto.spend_limit ? this.dataSource.transaction(insert) : insert(this.dataSource.manager);
     }
-    return this.idempotency.run(principal.organizationId, idempotency, insert, {
+    const scope = { organizationId: principal.organizationId, userId: principal.userId };
+    return this.idempotency.run(scope, idempotency, insert, {
       stored: withoutSecrets<CreatedUserDto>('api_key'),
     });
   }
@@ -132,7 +133,8 @@ export class CreateUserService {
     const anyLimit = checked.some((item) => !(item instanceof ProblemException) && item.spendLimit);
     // Users, keys and limits are one transaction; without limits, the one statement is all.
     if (!idempotency) return anyLimit ? this.dataSource.transaction(insert) : insert(this.dataSource.manager);
-    return this.idempotency.run(principal.organizationId, idempotency, insert, {
+    const scope = { organizationId: principal.organizationId, userId: principal.userId };
+    return this.idempotency.run(scope, idempotency, insert, {
       successStatus: 200,
       stored: (answer) => ({
         results: answer.results.map((result) =>

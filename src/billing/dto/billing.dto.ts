@@ -62,8 +62,13 @@ export class LedgerEntryDto {
   id: string;
   /** The organization whose pool changed. */
   organization_id: string;
-  /** Who spent (charge) or who granted (grant, correction); null if that user was deleted. */
+  /**
+   * Who spent (charge) or who granted (grant, correction); kept after that user is deleted (a
+   * cancelled, expired or transferred placeholder). Null only for entries written before it was kept.
+   */
   user_id: string | null;
+  /** That user's email at the time of the entry (kept after the user is deleted). */
+  user_email: string | null;
   /** The API key that made the change; null if that key was deleted. */
   api_key_id: string | null;
   /** Credits added (positive) or removed (negative). */
@@ -99,7 +104,7 @@ export class BalanceDto {
   available: number;
 }
 
-export class UsageQueryDto {
+export class UsageQueryDto extends PageQueryDto {
   /** Start of the window, inclusive (ISO 8601, e.g. `2026-11-01T00:00:00Z`). Default: the beginning. */
   @IsOptional()
   @IsISO8601({ strict: true }, { message: 'since must be an ISO 8601 date-time' })
@@ -112,9 +117,9 @@ export class UsageQueryDto {
 }
 
 export class UserUsageDto {
-  /** The user who spent; null for charges of users since deleted. */
+  /** The user who spent (kept after the user is deleted); null for charges whose spender was not kept. */
   user_id: string | null;
-  /** That user's email; null if the user was deleted. */
+  /** That user's email at the time of its charges (kept after the user is deleted). */
   email: string | null;
   /** Credits spent in the window. */
   units: number;
@@ -128,10 +133,12 @@ export class UsageDto {
   since: string | null;
   /** The window's end as applied (null: up to now). */
   until: string | null;
-  /** Credits spent by everyone in the window. */
+  /** Credits spent by everyone in the window (all pages). */
   total_units: number;
-  /** One row per user who spent, most units first. */
+  /** One row per user who spent, most units first, then by user id. */
   data: UserUsageDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as `cursor` to get the next page; null on the last page.' })
+  next_cursor: string | null;
 }
 
 export class OrganizationDto {

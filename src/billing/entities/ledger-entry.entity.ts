@@ -1,7 +1,6 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { ApiKey } from '../../api-keys/entities/api-key.entity';
 import { Organization } from '../../users/entities/organization.entity';
-import { User } from '../../users/entities/user.entity';
 
 export const LEDGER_REASONS = ['grant', 'charge', 'correction'] as const;
 export type LedgerReason = (typeof LEDGER_REASONS)[number];
@@ -32,14 +31,18 @@ export class LedgerEntry {
   @JoinColumn({ name: 'organization_id', foreignKeyConstraintName: 'fk_credit_ledger_entries_organization_id' })
   organization?: Organization;
 
-  /** Who spent (charge) or who granted (grant, correction); null once that user is deleted. */
+  /**
+   * Who spent (charge) or who granted (grant, correction). No foreign key, on purpose: the entry
+   * keeps the id after that user is deleted (a cancelled, expired or transferred placeholder), as
+   * the ledger is history. Null only in entries whose user was deleted before that was so.
+   */
   @Index('ix_credit_ledger_entries_user_id')
   @Column({ name: 'user_id', type: 'uuid', nullable: true })
   userId: string | null;
 
-  @ManyToOne(() => User, { onDelete: 'SET NULL' })
-  @JoinColumn({ name: 'user_id', foreignKeyConstraintName: 'fk_credit_ledger_entries_user_id' })
-  user?: User | null;
+  /** That user's email at the time of the entry, kept with it. */
+  @Column({ name: 'user_email', type: 'text', nullable: true })
+  userEmail: string | null;
 
   /** The API key that made the change; null once that key is deleted. */
   @Index('ix_credit_ledger_entries_api_key_id')

@@ -8,15 +8,20 @@ export type IdempotencyStatus = (typeof IDEMPOTENCY_STATUSES)[number];
  * request finished, its answer. Claimed with `INSERT … ON CONFLICT DO NOTHING` in the same
  * transaction as the work, so the key and the work commit (or roll back) together.
  *
- * `organization_id` is the scope the caller chose (the organization whose pool or users the
- * request changes). It carries no foreign key on purpose: common/ knows no feature entity, rows
- * live only about a day, and organizations are never deleted.
+ * A key belongs to the calling user (`user_id`) on the organization whose pool or users the request
+ * changes (`organization_id`): two users of one organization may use the same key string. Neither
+ * carries a foreign key, on purpose: common/ knows no feature entity, rows live only about a day,
+ * and a deleted user's keys expire with the rest. Rows written before keys were per user carry the
+ * user the migration could tell (1795500310000), else the nil UUID, which no caller has.
  */
 @Entity('idempotency_keys')
 @Check('ck_idempotency_keys_status', `"status" IN ('in_progress', 'completed')`)
 export class IdempotencyKey {
   @PrimaryColumn({ name: 'organization_id', type: 'uuid', primaryKeyConstraintName: 'pk_idempotency_keys' })
   organizationId: string;
+
+  @PrimaryColumn({ name: 'user_id', type: 'uuid', primaryKeyConstraintName: 'pk_idempotency_keys' })
+  userId: string;
 
   @PrimaryColumn({ type: 'text', primaryKeyConstraintName: 'pk_idempotency_keys' })
   key: string;

@@ -31,7 +31,7 @@ export function Idempotent(options: IdempotencyOptions = {}) {
         `${required ? 'Required' : 'Optional'}: a unique key per operation (1–${MAX_IDEMPOTENCY_KEY_LENGTH} printable ASCII ` +
         'characters, e.g. a UUID). Resending the same key with the same body replays the first answer ' +
         '(same status and body, header `Idempotent-Replayed: true`) without doing the work again. ' +
-        'Keys are scoped to the organization and kept 24 hours.',
+        'Keys are scoped to the calling user (two users may use the same key) and kept 24 hours.',
       schema: { type: 'string', minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH },
     }),
     ApiProblems({ 409: IDEMPOTENCY_CONFLICT_TEXT, 422: IDEMPOTENCY_REUSED_TEXT }),

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { ProblemException, Problems, restoreProblem } from '../problem';
-import { IdempotencyRepository, StoredAnswer } from './idempotency.repository';
+import { IdempotencyRepository, IdempotencyScope, StoredAnswer } from './idempotency.repository';
 
 /** How long an answered key is kept (and replayed) before it may be reused. */
 export const IDEMPOTENCY_KEY_TTL_HOURS = 24;
@@ -29,7 +29,7 @@ type Attempt<T> =
 
 /** One call of `run` with a key: what attempt/execute/complete need, resolved once. */
 interface GuardedWork<T> {
-  scope: string;
+  scope: IdempotencyScope;
   request: IdempotentRequest;
   work: (manager: EntityManager) => Promise<T>;
   successStatus: number;
@@ -70,12 +70,12 @@ export class IdempotencyService {
 
   /**
    * Runs `work` in a new transaction guarded by the key (or, without a key, just in a transaction).
-   * `scope` is the organization the key belongs to. The result must be plain JSON (it is stored).
+   * `scope` is whose the key is (the calling user, on the organization acted on). The result must be plain JSON (it is stored).
    * `stored` turns the result into what is stored and replayed, e.g. withoutSecrets(): a route that
    * answers a secret (an API key, a claim link) must never store it, so its replays lack it.
    */
   async run<T>(
-    scope: string,
+    scope: IdempotencyScope,
     request: IdempotentRequest | undefined,
     work: (manager: EntityManager) => Promise<T>,
     options: { successStatus?: number; atomicWork?: boolean; stored?: (value: T) => unknown } = {},
