@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { generateApiKey } from '../src/api-keys/api-key-format';
 import { adminCreateUser, startTestApp, TestApp } from './support/app';
 
@@ -81,8 +82,8 @@ describe('X-Request-Id and /metrics', () => {
     it('serves the Prometheus text format with the named metrics', async () => {
       const user = await adminCreateUser(t, { email: 'metered@metrics.example' });
       await t.http().get('/api/v1/me').set('X-API-Key', user.api_key);
-      // Another organization's user: 404 (the operator's own organization is localhost).
-      await t.http().get(`/api/v1/users/${user.id}`).set('X-API-Key', t.adminKey);
+      // A user that does not exist: 404.
+      await t.http().get(`/api/v1/users/${randomUUID()}`).set('X-API-Key', t.adminKey);
       const res = await t.http().get('/metrics');
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);

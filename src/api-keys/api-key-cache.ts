@@ -111,6 +111,14 @@ export class ApiKeyCache implements OnModuleInit, OnApplicationShutdown {
       negative_hit: this.counters.negativeHits,
       miss: this.counters.misses,
     }));
+    const listenerVerified = () => (this.listenerHealth().verified ? 1 : 0);
+    metrics?.gauge({
+      name: 'provisio_key_cache_listener_verified',
+      help: '1 while the cross-instance revocation listener is proven to receive notifications; 0 while the key cache fails closed (TTL 1 s).',
+      collect() {
+        this.set(listenerVerified());
+      },
+    });
     this.configuredTtlMs = config.keyCacheTtlMs;
     this.ttlMs = config.keyCacheTtlMs;
     this.positive =
