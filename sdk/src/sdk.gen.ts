@@ -385,7 +385,11 @@ export const billingControllerLedger = <ThrowOnError extends boolean = false>(op
 });
 
 /**
- * Credits spent per user of your organization in `[since, until)`.
+ * Credits spent per user of your organization in `[since, until)`, cursor-paginated: most units
+ * first, then by user id. `total_units` counts every user of the window. Without `until`, the first
+ * page fixes the window's end at the time it was read and its `next_cursor` keeps it, so charges made
+ * while paging move nobody across pages. A user deleted since (a cancelled, expired or transferred
+ * placeholder) keeps its id and email here.
  */
 export const billingControllerUsage = <ThrowOnError extends boolean = false>(options?: Options<BillingControllerUsageData, ThrowOnError>) => (options?.client ?? client).get<BillingControllerUsageResponses, BillingControllerUsageErrors, ThrowOnError>({
     security: [{ name: 'X-API-Key', type: 'apiKey' }],
@@ -395,7 +399,7 @@ export const billingControllerUsage = <ThrowOnError extends boolean = false>(opt
 
 /**
  * Grants credits to an organization's pool (positive `amount`) or corrects it (negative, never
- * below 0), exactly once per Idempotency-Key (scoped to your organization).
+ * below 0), exactly once per Idempotency-Key (yours: keys are scoped to the calling user).
  */
 export const adminCreditsControllerCredit = <ThrowOnError extends boolean = false>(options: Options<AdminCreditsControllerCreditData, ThrowOnError>) => (options.client ?? client).post<AdminCreditsControllerCreditResponses, AdminCreditsControllerCreditErrors, ThrowOnError>({
     security: [{ name: 'X-API-Key', type: 'apiKey' }],

@@ -578,9 +578,14 @@ export type LedgerEntryDto = {
      */
     organization_id: string;
     /**
-     * Who spent (charge) or who granted (grant, correction); null if that user was deleted.
+     * Who spent (charge) or who granted (grant, correction); kept after that user is deleted (a
+     * cancelled, expired or transferred placeholder). Null only for entries written before it was kept.
      */
     user_id: string | null;
+    /**
+     * That user's email at the time of the entry (kept after the user is deleted).
+     */
+    user_email: string | null;
     /**
      * The API key that made the change; null if that key was deleted.
      */
@@ -714,11 +719,11 @@ export type LedgerEntryPageDto = {
 
 export type UserUsageDto = {
     /**
-     * The user who spent; null for charges of users since deleted.
+     * The user who spent (kept after the user is deleted); null for charges whose spender was not kept.
      */
     user_id: string | null;
     /**
-     * That user's email; null if the user was deleted.
+     * That user's email at the time of its charges (kept after the user is deleted).
      */
     email: string | null;
     /**
@@ -732,6 +737,10 @@ export type UserUsageDto = {
 };
 
 export type UsageDto = {
+    /**
+     * Pass as `cursor` to get the next page; null on the last page.
+     */
+    next_cursor: string | null;
     organization_id: string;
     /**
      * The window's start as applied (null: from the beginning).
@@ -742,11 +751,11 @@ export type UsageDto = {
      */
     until: string | null;
     /**
-     * Credits spent by everyone in the window.
+     * Credits spent by everyone in the window (all pages).
      */
     total_units: number;
     /**
-     * One row per user who spent, most units first.
+     * One row per user who spent, most units first, then by user id.
      */
     data: Array<UserUsageDto>;
 };
@@ -1350,7 +1359,7 @@ export type CreateUserControllerCreateUserData = {
          */
         'X-User-ID'?: string;
         /**
-         * Optional: a unique key per operation (1–255 printable ASCII characters, e.g. a UUID). Resending the same key with the same body replays the first answer (same status and body, header `Idempotent-Replayed: true`) without doing the work again. Keys are scoped to the organization and kept 24 hours.
+         * Optional: a unique key per operation (1–255 printable ASCII characters, e.g. a UUID). Resending the same key with the same body replays the first answer (same status and body, header `Idempotent-Replayed: true`) without doing the work again. Keys are scoped to the calling user (two users may use the same key) and kept 24 hours.
          */
         'Idempotency-Key'?: string;
     };
@@ -1404,7 +1413,7 @@ export type CreateUserControllerCreateUsersData = {
          */
         'X-User-ID'?: string;
         /**
-         * Optional: a unique key per operation (1–255 printable ASCII characters, e.g. a UUID). Resending the same key with the same body replays the first answer (same status and body, header `Idempotent-Replayed: true`) without doing the work again. Keys are scoped to the organization and kept 24 hours.
+         * Optional: a unique key per operation (1–255 printable ASCII characters, e.g. a UUID). Resending the same key with the same body replays the first answer (same status and body, header `Idempotent-Replayed: true`) without doing the work again. Keys are scoped to the calling user (two users may use the same key) and kept 24 hours.
          */
         'Idempotency-Key'?: string;
     };
@@ -1499,7 +1508,7 @@ export type ClaimableProvisionsControllerCreateData = {
     body: CreateProvisionDto;
     headers?: {
         /**
-         * Optional: a unique key per operation (1–255 printable ASCII characters, e.g. a UUID). Resending the same key with the same body replays the first answer (same status and body, header `Idempotent-Replayed: true`) without doing the work again. Keys are scoped to the organization and kept 24 hours.
+         * Optional: a unique key per operation (1–255 printable ASCII characters, e.g. a UUID). Resending the same key with the same body replays the first answer (same status and body, header `Idempotent-Replayed: true`) without doing the work again. Keys are scoped to the calling user (two users may use the same key) and kept 24 hours.
          */
         'Idempotency-Key'?: string;
     };
@@ -1852,7 +1861,7 @@ export type BillingControllerChargeData = {
     body: CreateChargeDto;
     headers: {
         /**
-         * Required: a unique key per operation (1–255 printable ASCII characters, e.g. a UUID). Resending the same key with the same body replays the first answer (same status and body, header `Idempotent-Replayed: true`) without doing the work again. Keys are scoped to the organization and kept 24 hours.
+         * Required: a unique key per operation (1–255 printable ASCII characters, e.g. a UUID). Resending the same key with the same body replays the first answer (same status and body, header `Idempotent-Replayed: true`) without doing the work again. Keys are scoped to the calling user (two users may use the same key) and kept 24 hours.
          */
         'Idempotency-Key': string;
     };
@@ -1929,7 +1938,7 @@ export type BillingControllerReserveData = {
     body: CreateReservationDto;
     headers: {
         /**
-         * Required: a unique key per operation (1–255 printable ASCII characters, e.g. a UUID). Resending the same key with the same body replays the first answer (same status and body, header `Idempotent-Replayed: true`) without doing the work again. Keys are scoped to the organization and kept 24 hours.
+         * Required: a unique key per operation (1–255 printable ASCII characters, e.g. a UUID). Resending the same key with the same body replays the first answer (same status and body, header `Idempotent-Replayed: true`) without doing the work again. Keys are scoped to the calling user (two users may use the same key) and kept 24 hours.
          */
         'Idempotency-Key': string;
     };
@@ -2249,6 +2258,14 @@ export type BillingControllerUsageData = {
     path?: never;
     query?: {
         /**
+         * How many items to return (1–200, default 50).
+         */
+        limit?: number;
+        /**
+         * The `next_cursor` of the previous page.
+         */
+        cursor?: string;
+        /**
          * Start of the window, inclusive (ISO 8601, e.g. `2026-11-01T00:00:00Z`). Default: the beginning.
          */
         since?: string;
@@ -2262,7 +2279,7 @@ export type BillingControllerUsageData = {
 
 export type BillingControllerUsageErrors = {
     /**
-     * since or until is not an ISO 8601 date-time, or until is before since.
+     * since or until is not an ISO 8601 date-time, until is before since, or limit or cursor is invalid.
      */
     400: ProblemDto;
     /**
@@ -2291,7 +2308,7 @@ export type AdminCreditsControllerCreditData = {
     body: CreateCreditDto;
     headers: {
         /**
-         * Required: a unique key per operation (1–255 printable ASCII characters, e.g. a UUID). Resending the same key with the same body replays the first answer (same status and body, header `Idempotent-Replayed: true`) without doing the work again. Keys are scoped to the organization and kept 24 hours.
+         * Required: a unique key per operation (1–255 printable ASCII characters, e.g. a UUID). Resending the same key with the same body replays the first answer (same status and body, header `Idempotent-Replayed: true`) without doing the work again. Keys are scoped to the calling user (two users may use the same key) and kept 24 hours.
          */
         'Idempotency-Key': string;
     };
