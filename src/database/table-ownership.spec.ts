@@ -128,7 +128,7 @@ describe('table ownership (README "Table ownership")', () => {
     ]);
   });
 
-  it('reads no private TypeORM field (the pg pool TypeORM keeps in its driver's `master` field)', () => {
+  it("reads no private TypeORM field (the pg pool in its driver's master field)", () => {
     const offenders = files.filter(({ code }) => /\.master\b|driver\s+as\s+unknown/.test(stripComments(code)));
     expect(offenders.map(({ file }) => file)).toEqual([]);
   });
